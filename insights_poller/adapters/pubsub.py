@@ -1,0 +1,86 @@
+"""Pub/Sub adapter: batch-publish events and wait for every one, within a bounded time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent import futures
+from typing import TYPE_CHECKING
+
+from google.api_core import exceptions, retry
+
+from insights_poller.events import Event
+from insights_poller.ports import CallError
+
+if TYPE_CHECKING:
+    from google.cloud.pubsub_v1 import PublisherClient
+
+# Retriable publish errors, as the client library's own default retry lists them.
+_TRANSIENT_ERRORS = (
+    exceptions.Aborted,
+    exceptions.Cancelled,
+    exceptions.DeadlineExceeded,
+    exceptions.InternalServerError,
+    exceptions.ResourceExhausted,
+    exceptions.ServiceUnavailable,
+    exceptions.Unknown,
+)
+
+
+def make_publisher_client() -> PublisherClient:
+    """The real client; it honours PUBSUB_EMULATOR_HOST by itself."""
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.PublisherClient(
+        batch_settings=pubsub_v1.types.BatchSettings(
+            max_messages=500, max_bytes=9_000_000, max_latency=0.05
+        )
+    )
+
+
+class PubSubEventPublisher:
+    """EventPublisher over one topic.
+
+    Every attempt of the client's background retries ends within 90% of
+    ``timeout_seconds``: once ``publish`` returns, no message it gave up on can
+    still be sent later (which would duplicate it after another poll's re-publish).
+    """
+
+    def __init__(self, client: PublisherClient, topic: str, *, timeout_seconds: float) -> None:
+        self._client = client
+        self._topic = topic
+        self._timeout = timeout_seconds
+        self._retry = retry.Retry(
+            predicate=retry.if_exception_type(*_TRANSIENT_ERRORS),
+            initial=0.1,
+            maximum=5.0,
+            multiplier=2.0,
+            timeout=timeout_seconds * 0.5,
+        )
+
+    def publish(self, events: Sequence[Event]) -> Mapping[str, CallError | None]:
+        pending = {
+            self._client.publish(
+                self._topic,
+                event.data,
+                retry=self._retry,
+                timeout=self._timeout * 0.4,
+                **event.attributes,
+            ): event.operation
+            for event in events
+        }
+        done, not_done = futures.wait(pending, timeout=self._timeout)
+        outcomes: dict[str, CallError | None] = {}
+        for future in done:
+            error = future.exception()
+            outcomes[pending[future]] = None if error is None else _call_error(error)
+        for future in not_done:
+            outcomes[pending[future]] = CallError(
+                "DEADLINE_EXCEEDED", "publish did not finish in time"
+            )
+        return outcomes
+
+
+def _call_error(error: BaseException) -> CallError:
+    if isinstance(error, exceptions.GoogleAPICallError) and error.grpc_status_code is not None:
+        return CallError(error.grpc_status_code.name, error.message or str(error))
+    return CallError(type(error).__name__, str(error))

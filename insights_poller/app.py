@@ -1,0 +1,196 @@
+"""Composition root: settings, clients and state store, built lazily once per instance."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from insights_poller import core, names
+from insights_poller.adapters.insights import InsightsOperationsReader, make_insights_client
+from insights_poller.adapters.pubsub import PubSubEventPublisher, make_publisher_client
+from insights_poller.ports import EventPublisher, OperationsReader
+from insights_poller.settings import ConfigurationError, Settings
+from insights_poller.state import open_state_store
+from insights_poller.state.base import StateStore
+from insights_poller.timestamps import utc_now
+
+MAX_BODY_BYTES = 1 << 20
+MAX_REQUESTED_OPERATIONS = 1000
+
+
+class BadRequest(ValueError):
+    """The request is malformed; nothing was changed."""
+
+
+class Poller:
+    """One instance's poller: owns its clients, safe to share across concurrent requests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        reader: OperationsReader | None = None,
+        publisher: EventPublisher | None = None,
+        store: StateStore | None = None,
+    ) -> None:
+        """Collaborators not given are built from ``settings`` on first use."""
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._reader = reader
+        self._publisher = publisher
+        self._store = store
+
+    def validate_requested(self, requested: object) -> list[str]:
+        """The operation names of a request body, or BadRequest naming the problem."""
+        if not isinstance(requested, list):
+            raise BadRequest('"operations" must be a list of operation names')
+        if len(requested) > MAX_REQUESTED_OPERATIONS:
+            raise BadRequest(f'"operations" lists more than {MAX_REQUESTED_OPERATIONS} names')
+        valid: list[str] = []
+        for item in requested:
+            if not isinstance(item, str):
+                raise BadRequest(f'"operations" must hold strings, found {json.dumps(item)}')
+            try:
+                parsed = names.parse_operation_name(item)
+            except ValueError as error:
+                raise BadRequest(str(error)) from None
+            if parsed.project != self.settings.project:
+                raise BadRequest(
+                    f"{item!r} is outside the watched project {self.settings.project!r}"
+                )
+            if parsed.location not in self.settings.locations:
+                raise BadRequest(
+                    f"{item!r} is outside the watched locations "
+                    f"({', '.join(self.settings.locations)}; see INSIGHTS_LOCATIONS)"
+                )
+            valid.append(item)
+        return valid
+
+    def poll(self, requested: Sequence[str] = ()) -> core.PollSummary:
+        reader, publisher, store = self._collaborators()
+        settings = self.settings
+        return core.poll(
+            reader=reader,
+            store=store,
+            publisher=publisher,
+            options=core.PollOptions(
+                locations=settings.locations,
+                watch_since=settings.watch_since,
+                claim_lease=datetime.timedelta(seconds=settings.claim_lease_seconds),
+                max_concurrency=settings.insights_max_concurrency,
+            ),
+            clock=utc_now,
+            run_id=uuid.uuid4().hex,
+            requested=requested,
+        )
+
+    def _collaborators(self) -> tuple[OperationsReader, EventPublisher, StateStore]:
+        settings = self.settings
+        with self._lock:
+            if self._store is None:
+                try:
+                    self._store = open_state_store(settings.state_url, project=settings.project)
+                except ValueError as error:
+                    raise ConfigurationError("STATE_URL", str(error)) from None
+            if self._reader is None:
+                self._reader = InsightsOperationsReader(
+                    make_insights_client(settings.insights_emulator_host),
+                    settings.project,
+                    page_size=settings.insights_page_size,
+                    timeout_seconds=settings.insights_timeout_seconds,
+                )
+            if self._publisher is None:
+                self._publisher = PubSubEventPublisher(
+                    make_publisher_client(),
+                    settings.results_topic,
+                    timeout_seconds=settings.publish_timeout_seconds,
+                )
+            return self._reader, self._publisher, self._store
+
+
+_instance_lock = threading.Lock()
+_instance: Poller | None = None
+
+
+def instance_poller() -> Poller:
+    """The instance's poller; a configuration error is raised again on every request, not cached."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = Poller(Settings.from_env(os.environ))
+        return _instance
+
+
+def handle_http(
+    method: str,
+    body: bytes,
+    content_length: int | None,
+    poller_of_instance: Callable[[], Poller] = instance_poller,
+) -> tuple[dict[str, Any], int]:
+    """One HTTP poll request -> (JSON body, status code)."""
+    if method != "POST":
+        return {"error": f"method {method} not allowed: POST to run a poll"}, 405
+    if content_length is not None and content_length > MAX_BODY_BYTES or len(body) > MAX_BODY_BYTES:
+        return {"error": f"request body exceeds {MAX_BODY_BYTES} bytes"}, 413
+    try:
+        poller = poller_of_instance()
+    except ConfigurationError as error:
+        log("ERROR", f"configuration error: {error}", variable=error.variable)
+        return {"error": "configuration", "variable": error.variable, "message": str(error)}, 500
+    try:
+        requested = poller.validate_requested(_requested_operations(body))
+    except BadRequest as error:
+        return {"error": str(error)}, 400
+    try:
+        summary = poller.poll(requested)
+    except ConfigurationError as error:
+        log("ERROR", f"configuration error: {error}", variable=error.variable)
+        return {"error": "configuration", "variable": error.variable, "message": str(error)}, 500
+    log_summary(summary)
+    return summary.to_json(), 200 if summary.ok else 500
+
+
+def handle_event(poller_of_instance: Callable[[], Poller] = instance_poller) -> core.PollSummary:
+    """One poll for a CloudEvent trigger; raises when something failed, so the trigger retries."""
+    summary = poller_of_instance().poll()
+    log_summary(summary)
+    if not summary.ok:
+        raise RuntimeError(f"poll {summary.run_id} had {len(summary.errors)} errors")
+    return summary
+
+
+def _requested_operations(body: bytes) -> object:
+    if not body.strip():
+        return []
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest('request body must be a JSON object such as {"operations": [...]}')
+    unknown = sorted(set(parsed) - {"operations"})
+    if unknown:
+        raise BadRequest(f'unknown field {unknown[0]!r}: only "operations" is accepted')
+    return parsed.get("operations", [])
+
+
+def log_summary(summary: core.PollSummary) -> None:
+    severity = "INFO" if summary.ok else "ERROR"
+    message = (
+        f"poll {summary.run_id}: published {summary.published}, pending {summary.pending}, "
+        f"errors {len(summary.errors)}"
+    )
+    log(severity, message, runId=summary.run_id, summary=summary.to_json())
+
+
+def log(severity: str, message: str, **fields: Any) -> None:
+    """One structured JSON line, as Cloud Logging reads them from stdout."""
+    entry = {"severity": severity, "message": message, **fields}
+    sys.stdout.write(json.dumps(entry, default=str) + "\n")
+    sys.stdout.flush()

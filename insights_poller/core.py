@@ -1,0 +1,316 @@
+"""One poll: discover, check, claim, publish, record. Pure of any client library.
+
+The order matters for the guarantees in the README: an operation is claimed in the
+state store before its event is published and marked published after, so the only
+possible repeat is a re-publish (same ``ce-id``) after a poll died in between.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from google.longrunning import operations_pb2
+
+from insights_poller import events, timestamps
+from insights_poller.ports import CallError, EventPublisher, OperationsReader
+from insights_poller.state.base import NewOperation, Publication, StateStore, TrackedOperation
+
+Clock = Callable[[], datetime.datetime]
+
+HISTORY = "HISTORY"
+"""The recorded state of an operation that had ended before the watch started (never published)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PollOptions:
+    locations: tuple[str, ...]
+    watch_since: datetime.datetime | None
+    claim_lease: datetime.timedelta
+    max_concurrency: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Watch:
+    """Since when completions are reported; ``first_run`` is the poll that started watching."""
+
+    start: datetime.datetime
+    first_run: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PollError:
+    """Something that did not work this poll; the next poll tries it again."""
+
+    stage: str
+    code: str
+    message: str
+    operation: str | None = None
+    location: str | None = None
+
+    def to_json(self) -> dict[str, str]:
+        fields = {"stage": self.stage, "code": self.code, "message": self.message}
+        if self.operation:
+            fields["operation"] = self.operation
+        if self.location:
+            fields["location"] = self.location
+        return fields
+
+
+@dataclasses.dataclass
+class PollSummary:
+    """What one poll did; the HTTP answer and the log line."""
+
+    run_id: str
+    watch_start: datetime.datetime
+    listed: int = 0
+    newly_tracked: int = 0
+    checked: int = 0
+    published: int = 0
+    expired: int = 0
+    pending: int = 0
+    claimed_elsewhere: int = 0
+    not_found: list[str] = dataclasses.field(default_factory=list)
+    errors: list[PollError] = dataclasses.field(default_factory=list)
+    published_by_state: dict[str, int] = dataclasses.field(default_factory=dict)
+    duration_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "published": self.published,
+            "pending": self.pending,
+            "errors": len(self.errors),
+            "publishedByState": self.published_by_state,
+            "expired": self.expired,
+            "newlyTracked": self.newly_tracked,
+            "listed": self.listed,
+            "checked": self.checked,
+            "claimedElsewhere": self.claimed_elsewhere,
+            "notFound": self.not_found,
+            "watchStart": timestamps.format_rfc3339(self.watch_start),
+            "durationSeconds": round(self.duration_seconds, 3),
+            "errorDetails": [error.to_json() for error in self.errors],
+        }
+
+
+def poll(
+    *,
+    reader: OperationsReader,
+    store: StateStore,
+    publisher: EventPublisher,
+    options: PollOptions,
+    clock: Clock,
+    run_id: str,
+    requested: Sequence[str] = (),
+) -> PollSummary:
+    """Run one poll. ``requested``: operation names to check now and track (already validated)."""
+    return _Poll(reader, store, publisher, options, clock, run_id).run(requested)
+
+
+class _Poll:
+    """The state of one poll while it runs: what it found and what it did."""
+
+    def __init__(
+        self,
+        reader: OperationsReader,
+        store: StateStore,
+        publisher: EventPublisher,
+        options: PollOptions,
+        clock: Clock,
+        run_id: str,
+    ) -> None:
+        self.reader = reader
+        self.store = store
+        self.publisher = publisher
+        self.options = options
+        self.clock = clock
+        self.run_id = run_id
+        # Done operations to publish, tracked ones that vanished (NOT_FOUND), and the
+        # names newly tracked as pending.
+        self.done: dict[str, operations_pb2.Operation] = {}
+        self.vanished: dict[str, TrackedOperation] = {}
+        self.tracked: set[str] = set()
+
+    def run(self, requested: Sequence[str]) -> PollSummary:
+        started = self.clock()
+        stored_start = self.store.watch_start(started)
+        watch = _Watch(
+            start=self.options.watch_since or stored_start, first_run=stored_start >= started
+        )
+        self.summary = PollSummary(run_id=self.run_id, watch_start=watch.start)
+        pending = {record.name: record for record in self.store.pending()}
+
+        seen = self._discover(pending, watch, set(requested))
+        to_check = [name for name in pending if name not in seen]
+        to_check += [n for n in dict.fromkeys(requested) if n not in seen and n not in pending]
+        self._check(to_check, pending)
+        self._publish()
+
+        still_pending = (set(pending) | self.tracked) - set(self.done) - set(self.vanished)
+        self.summary.pending = len(still_pending)
+        self.summary.duration_seconds = (self.clock() - started).total_seconds()
+        return self.summary
+
+    def _discover(
+        self, pending: dict[str, TrackedOperation], watch: _Watch, requested: set[str]
+    ) -> set[str]:
+        """List every location; returns the names the listings showed (done or not).
+
+        A done operation never seen pending is published when it ended after the watch
+        started, or when a request named it; older ones are history. One whose metadata
+        gives no time (a type this library can't read, or an empty metadata) is history
+        when the first poll sees it, and recorded as such; after that it is new.
+        """
+        seen: set[str] = set()
+        new: list[NewOperation] = []
+        undated_history: list[NewOperation] = []
+        candidates: dict[str, operations_pb2.Operation] = {}
+        for location in self.options.locations:
+            try:
+                for page in self.reader.list_operations(location):
+                    for operation in page:
+                        seen.add(operation.name)
+                        if not operation.done:
+                            if operation.name not in pending:
+                                new.append(events.describe(operation))
+                        elif operation.name in pending:
+                            self.done[operation.name] = operation
+                        elif operation.name in requested:
+                            candidates[operation.name] = operation
+                        else:
+                            ended_after = _ended_after(operation, watch.start)
+                            if ended_after is None and watch.first_run:
+                                undated_history.append(events.describe(operation))
+                            elif ended_after is not False:
+                                candidates[operation.name] = operation
+            except CallError as error:
+                self.summary.errors.append(
+                    PollError("list", error.code, error.message, location=location)
+                )
+        self.summary.listed = len(seen)
+        if candidates:
+            # Done since the watch started and not pending here: publish unless already published.
+            known = self.store.get_many(candidates)
+            for name, operation in candidates.items():
+                record = known.get(name)
+                if record is None or record.status == "PENDING":
+                    self.done[name] = operation
+        self._track(new)
+        if undated_history:
+            now = self.clock()
+            self.store.track(undated_history, now)
+            self.store.mark_published([Publication(o.name, HISTORY, now) for o in undated_history])
+        return seen
+
+    def _track(self, new: Sequence[NewOperation]) -> None:
+        if new:
+            self.summary.newly_tracked += self.store.track(new, self.clock())
+            self.tracked.update(operation.name for operation in new)
+
+    def _check(self, names: Sequence[str], pending: dict[str, TrackedOperation]) -> None:
+        """GetOperation for what the listings did not settle, a bounded number at a time."""
+        if not names:
+            return
+        known = {name: pending[name] for name in names if name in pending}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            known.update(self.store.get_many(unknown))
+
+        def check_one(name: str) -> operations_pb2.Operation | None | CallError:
+            try:
+                return self.reader.get_operation(name)
+            except CallError as error:
+                return error
+
+        with ThreadPoolExecutor(max_workers=self.options.max_concurrency) as pool:
+            results = list(zip(names, pool.map(check_one, names), strict=True))
+        new: list[NewOperation] = []
+        checked: list[str] = []
+        for name, result in results:
+            record = known.get(name)
+            if isinstance(result, CallError):
+                self.summary.errors.append(
+                    PollError("get", result.code, result.message, operation=name)
+                )
+                continue
+            self.summary.checked += 1
+            if record is not None and record.status == "PUBLISHED":
+                continue
+            if result is None:
+                if record is None:
+                    self.summary.not_found.append(name)
+                else:
+                    self.vanished[name] = record
+                continue
+            if record is not None:
+                checked.append(name)
+            if result.done:
+                self.done[name] = result
+            elif record is None:
+                new.append(events.describe(result))
+        self._track(new)
+        if checked:
+            self.store.mark_checked(checked, self.clock())
+
+    def _publish(self) -> None:
+        """Claim, publish and record every finding; a failure leaves it for the next poll."""
+        wanted = [events.describe(operation) for operation in self.done.values()]
+        wanted += [
+            NewOperation(record.name, record.location, record.operation_type, record.create_time)
+            for record in self.vanished.values()
+        ]
+        if not wanted:
+            return
+        now = self.clock()
+        claimed = self.store.claim(wanted, self.run_id, now, now + self.options.claim_lease)
+        self.summary.claimed_elsewhere = len(wanted) - len(claimed)
+        to_publish: list[events.Event] = []
+        for name, record in claimed.items():
+            detect_time = record.detect_time or now
+            if name in self.done:
+                to_publish.append(events.build_event(self.done[name], detect_time=detect_time))
+            else:
+                to_publish.append(events.build_expired_event(record, detect_time=detect_time))
+        if not to_publish:
+            return
+        outcomes = self.publisher.publish(to_publish)
+        published: list[Publication] = []
+        failed: list[str] = []
+        recorded_at = self.clock()
+        for event in to_publish:
+            failure = outcomes.get(event.operation, CallError("UNKNOWN", "no publish outcome"))
+            if failure is None:
+                published.append(Publication(event.operation, event.state, recorded_at))
+            else:
+                failed.append(event.operation)
+                self.summary.errors.append(
+                    PollError("publish", failure.code, failure.message, operation=event.operation)
+                )
+        if published:
+            self.store.mark_published(published)
+        if failed:
+            self.store.release(failed, self.run_id)
+        by_state = self.summary.published_by_state
+        for publication in published:
+            self.summary.published += 1
+            by_state[publication.state] = by_state.get(publication.state, 0) + 1
+            if publication.state == events.EXPIRED:
+                self.summary.expired += 1
+
+
+def _ended_after(
+    operation: operations_pb2.Operation, watch_start: datetime.datetime
+) -> bool | None:
+    """Whether a done operation ended after the watch started; None when no time is readable."""
+    moment = events.metadata_time(operation, "end_time") or events.metadata_time(
+        operation, "create_time"
+    )
+    return None if moment is None else moment > watch_start

@@ -1,0 +1,196 @@
+"""The event contract: one finished operation -> one Pub/Sub message in the CloudEvents binding.
+
+Pure functions of the operation and the time it was detected, so a re-publish of the
+same operation carries the same ``ce-id``. The README's "Event contract" section and
+``docs`` describe the same fields; change them together.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import functools
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from google.longrunning import operations_pb2
+from google.protobuf import any_pb2, descriptor_pool, json_format, message, message_factory
+
+from insights_poller import timestamps
+from insights_poller.names import parse_operation_name
+from insights_poller.state.base import NewOperation, TrackedOperation
+
+EVENT_TYPE = "insights-poller.operation.v1.finished"
+SPEC_VERSION = "1.0"
+SOURCE_PREFIX = "//contactcenterinsights.googleapis.com/"
+CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
+
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+EXPIRED = "EXPIRED"
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """A Pub/Sub message ready to publish: data plus attributes."""
+
+    operation: str
+    state: str
+    data: bytes
+    attributes: Mapping[str, str]
+
+    @property
+    def event_id(self) -> str:
+        return self.attributes["ce-id"]
+
+
+def event_id(operation_name: str) -> str:
+    """Stable per operation: every (re-)publish of one operation carries the same id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, SOURCE_PREFIX + operation_name))
+
+
+def operation_state(operation: operations_pb2.Operation) -> str:
+    if operation.HasField("error"):
+        return CANCELLED if operation.error.code == CANCELLED_CODE else FAILED
+    return SUCCEEDED
+
+
+def operation_type(operation: operations_pb2.Operation) -> str:
+    """``...v1.CreateIssueModelMetadata`` -> ``CreateIssueModel``; ``Unknown`` without metadata."""
+    if not operation.HasField("metadata"):
+        return "Unknown"
+    short_name = str(operation.metadata.type_url).rpartition("/")[2].rpartition(".")[2]
+    for suffix in ("OperationMetadata", "Metadata"):
+        if short_name.endswith(suffix) and len(short_name) > len(suffix):
+            return short_name.removesuffix(suffix)
+    return short_name or "Unknown"
+
+
+def describe(operation: operations_pb2.Operation) -> NewOperation:
+    """What the state store keeps about an operation it starts tracking."""
+    return NewOperation(
+        name=operation.name,
+        location=parse_operation_name(operation.name).location,
+        operation_type=operation_type(operation),
+        create_time=metadata_time(operation, "create_time"),
+    )
+
+
+def metadata_time(operation: operations_pb2.Operation, field: str) -> datetime.datetime | None:
+    """``create_time`` / ``end_time`` of the metadata, when its type is known and sets it."""
+    if not operation.HasField("metadata"):
+        return None
+    unpacked = _unpack(operation.metadata)
+    if unpacked is None or field not in unpacked.DESCRIPTOR.fields_by_name:
+        return None
+    if not unpacked.HasField(field):
+        return None
+    stamp = getattr(unpacked, field)
+    return stamp.ToDatetime(tzinfo=datetime.UTC)  # type: ignore[no-any-return]
+
+
+def build_event(operation: operations_pb2.Operation, *, detect_time: datetime.datetime) -> Event:
+    """The event for a done operation."""
+    state = operation_state(operation)
+    data: dict[str, Any] = {
+        "operation": operation.name,
+        "operationType": operation_type(operation),
+        "state": state,
+    }
+    if state == SUCCEEDED and operation.HasField("response"):
+        data["response"] = any_to_json(operation.response)
+    if operation.HasField("metadata"):
+        data["metadata"] = any_to_json(operation.metadata)
+    if operation.HasField("error"):
+        data["error"] = {
+            "code": operation.error.code,
+            "message": operation.error.message,
+            "details": [any_to_json(detail) for detail in operation.error.details],
+        }
+    create_time = metadata_time(operation, "create_time")
+    end_time = metadata_time(operation, "end_time")
+    return _event(data, create_time, end_time, detect_time)
+
+
+def build_expired_event(record: TrackedOperation, *, detect_time: datetime.datetime) -> Event:
+    """The event for a tracked operation the API no longer knows (NOT_FOUND)."""
+    data: dict[str, Any] = {
+        "operation": record.name,
+        "operationType": record.operation_type,
+        "state": EXPIRED,
+        "expiredReason": "NOT_FOUND",
+    }
+    return _event(data, record.create_time, None, detect_time)
+
+
+def any_to_json(packed: any_pb2.Any) -> dict[str, Any]:
+    """The proto3 JSON mapping with ``@type``; a type the library can't read keeps its raw bytes."""
+    if _message_class(packed.type_url) is not None:
+        try:
+            return json_format.MessageToDict(packed)
+        except (TypeError, KeyError, ValueError, json_format.Error, message.DecodeError):
+            pass  # an unknown type nested inside: fall through to the raw form
+    return {"@type": packed.type_url, "value": base64.b64encode(packed.value).decode("ascii")}
+
+
+def _event(
+    data: dict[str, Any],
+    create_time: datetime.datetime | None,
+    end_time: datetime.datetime | None,
+    detect_time: datetime.datetime,
+) -> Event:
+    name = data["operation"]
+    parsed = parse_operation_name(name)
+    if create_time is not None:
+        data["createTime"] = timestamps.format_rfc3339(create_time)
+    if end_time is not None:
+        data["endTime"] = timestamps.format_rfc3339(end_time)
+    data["detectTime"] = timestamps.format_rfc3339(detect_time)
+    attributes = {
+        "operation": name,
+        "operationType": data["operationType"],
+        "state": data["state"],
+        "location": parsed.location,
+        "ce-specversion": SPEC_VERSION,
+        "ce-id": event_id(name),
+        "ce-source": SOURCE_PREFIX + parsed.parent,
+        "ce-type": EVENT_TYPE,
+        "ce-subject": f"operations/{parsed.operation_id}",
+        "ce-time": timestamps.format_rfc3339(end_time or detect_time),
+        "content-type": "application/json",
+    }
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Event(operation=name, state=data["state"], data=payload, attributes=attributes)
+
+
+def _unpack(packed: any_pb2.Any) -> message.Message | None:
+    message_class = _message_class(packed.type_url)
+    if message_class is None:
+        return None
+    unpacked = message_class()
+    try:
+        unpacked.ParseFromString(packed.value)
+    except message.DecodeError:
+        return None
+    return unpacked
+
+
+@functools.cache
+def _message_class(type_url: str) -> type[message.Message] | None:
+    _register_insights_types()
+    full_name = type_url.rpartition("/")[2]
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(full_name)
+    except KeyError:
+        return None
+    return message_factory.GetMessageClass(descriptor)
+
+
+@functools.cache
+def _register_insights_types() -> None:
+    """Load the Insights protos into the default pool, once and only when first needed."""
+    import google.cloud.contact_center_insights_v1  # noqa: F401

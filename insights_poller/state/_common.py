@@ -1,0 +1,76 @@
+"""Rules every state store applies the same way, kept in one place so backends agree."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Iterable
+
+from insights_poller.state.base import NewOperation, TrackedOperation
+
+UTC = datetime.UTC
+
+
+def as_utc(value: datetime.datetime) -> datetime.datetime:
+    """``value`` in UTC; naive datetimes are refused because their zone is a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"timestamp must be timezone-aware, got naive {value!r}")
+    return value.astimezone(UTC)
+
+
+def unique(names: Iterable[str]) -> list[str]:
+    """``names`` without repeats, first occurrence order kept."""
+    return list(dict.fromkeys(names))
+
+
+def by_name(operations: Iterable[NewOperation]) -> dict[str, NewOperation]:
+    """Operations keyed by name; the first of several with one name wins."""
+    result: dict[str, NewOperation] = {}
+    for operation in operations:
+        result.setdefault(operation.name, operation)
+    return result
+
+
+def new_record(operation: NewOperation, now: datetime.datetime) -> TrackedOperation:
+    """The PENDING record of an operation seen for the first time at ``now``."""
+    return TrackedOperation(
+        name=operation.name,
+        location=operation.location,
+        operation_type=operation.operation_type,
+        status="PENDING",
+        first_seen=now,
+        create_time=as_utc(operation.create_time) if operation.create_time else None,
+    )
+
+
+def claimable(record: TrackedOperation, owner: str, now: datetime.datetime) -> bool:
+    """Whether ``owner`` may claim ``record`` at ``now`` (see ``StateStore.claim``).
+
+    A lease is live up to and including ``claim_until``: it has expired only once
+    ``claim_until`` is strictly before ``now``.
+    """
+    if record.status != "PENDING":
+        return False
+    if record.claim_owner is None or record.claim_owner == owner:
+        return True
+    return record.claim_until is None or record.claim_until < now
+
+
+def with_claim(
+    record: TrackedOperation, owner: str, now: datetime.datetime, lease_until: datetime.datetime
+) -> TrackedOperation:
+    """``record`` claimed by ``owner``; the first claim's ``detect_time`` is kept."""
+    return dataclasses.replace(
+        record,
+        claim_owner=owner,
+        claim_until=lease_until,
+        detect_time=record.detect_time or now,
+    )
+
+
+def pending_order(
+    record: TrackedOperation,
+) -> tuple[bool, datetime.datetime, datetime.datetime, str]:
+    """Sort key for ``pending()``: never checked first, then least recently checked."""
+    checked = record.last_checked
+    return (checked is not None, checked or record.first_seen, record.first_seen, record.name)

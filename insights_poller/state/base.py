@@ -1,0 +1,115 @@
+"""The state store contract: what the poller remembers between polls.
+
+A record exists for every operation the poller tracks. It starts ``PENDING`` and
+ends ``PUBLISHED`` once its one event went out. Publishing is guarded by a claim
+(owner + lease expiry) taken atomically, so overlapping polls never both publish
+the same operation; a claim whose lease ran out (a poll that died) can be taken
+again, and the re-publish then carries the same event id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Literal, Protocol
+
+RecordStatus = Literal["PENDING", "PUBLISHED"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackedOperation:
+    """One operation as the state store knows it."""
+
+    name: str
+    location: str
+    operation_type: str
+    status: RecordStatus
+    first_seen: datetime.datetime
+    create_time: datetime.datetime | None = None
+    last_checked: datetime.datetime | None = None
+    detect_time: datetime.datetime | None = None
+    published_at: datetime.datetime | None = None
+    state: str | None = None
+    claim_owner: str | None = None
+    claim_until: datetime.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NewOperation:
+    """An operation seen for the first time: what is worth remembering about it."""
+
+    name: str
+    location: str
+    operation_type: str
+    create_time: datetime.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Publication:
+    """The outcome recorded once an operation's event was published."""
+
+    name: str
+    state: str
+    published_at: datetime.datetime
+
+
+class StateStore(Protocol):
+    """Persistent state shared by every poll (and every instance) of one deployment.
+
+    Timestamps are timezone-aware UTC datetimes in and out.
+    """
+
+    def watch_start(self, now: datetime.datetime) -> datetime.datetime:
+        """The time the poller started watching: stored by the first call, returned ever after."""
+        ...
+
+    def pending(self) -> list[TrackedOperation]:
+        """Every PENDING record, least recently checked first (never checked first of all)."""
+        ...
+
+    def get_many(self, names: Iterable[str]) -> dict[str, TrackedOperation]:
+        """The records among ``names`` that exist, keyed by name."""
+        ...
+
+    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
+        """Record operations as PENDING where no record exists yet; returns how many were new."""
+        ...
+
+    def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
+        """Set ``last_checked`` on existing records (others are ignored)."""
+        ...
+
+    def claim(
+        self,
+        operations: Sequence[NewOperation],
+        owner: str,
+        now: datetime.datetime,
+        lease_until: datetime.datetime,
+    ) -> dict[str, TrackedOperation]:
+        """Take the right to publish, atomically per operation.
+
+        An operation is claimed when it has no record yet (one is created), or its
+        record is PENDING and unclaimed, or its claim expired before ``now``, or
+        ``owner`` already holds it. ``detect_time`` is set to ``now`` on the first
+        claim and kept on later ones. Returns the claimed records (after the
+        claim); operations held by another live claim, or already PUBLISHED, are
+        left out. Never raises because another poll won a race.
+        """
+        ...
+
+    def mark_published(self, publications: Sequence[Publication]) -> None:
+        """Record the publications as PUBLISHED and drop their claims.
+
+        Unconditional: once an event went out, saying so is always true, even if
+        the publishing poll's lease ran out meanwhile.
+        """
+        ...
+
+    def release(self, names: Sequence[str], owner: str) -> None:
+        """Give back claims ``owner`` holds without publishing, so a later poll retries."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

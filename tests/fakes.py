@@ -1,0 +1,192 @@
+"""In-memory fakes of the poll's collaborators, for fast unit tests of the core."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from google.longrunning import operations_pb2
+
+from insights_poller.events import Event
+from insights_poller.ports import CallError
+from insights_poller.state.base import NewOperation, Publication, TrackedOperation
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += datetime.timedelta(seconds=seconds)
+
+
+class FakeReader:
+    """Operations by name; listing pages in insertion order; faults by name or location."""
+
+    def __init__(self, page_size: int = 2) -> None:
+        self.operations: dict[str, operations_pb2.Operation] = {}
+        self.page_size = page_size
+        self.failing_locations: set[str] = set()
+        self.failing_gets: set[str] = set()
+        self.hidden_from_listing: set[str] = set()
+        self.list_calls = 0
+        self.get_calls: list[str] = []
+
+    def put(self, operation: operations_pb2.Operation) -> None:
+        self.operations[operation.name] = operation
+
+    def list_operations(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
+        matching = [
+            operation
+            for name, operation in self.operations.items()
+            if f"/locations/{location}/" in name and name not in self.hidden_from_listing
+        ]
+        for start in range(0, max(len(matching), 1), self.page_size):
+            self.list_calls += 1
+            if location in self.failing_locations:
+                raise CallError("UNAVAILABLE", f"listing {location} failed")
+            yield matching[start : start + self.page_size]
+
+    def get_operation(self, name: str) -> operations_pb2.Operation | None:
+        self.get_calls.append(name)
+        if name in self.failing_gets:
+            raise CallError("UNAVAILABLE", f"get {name} failed")
+        return self.operations.get(name)
+
+
+class FakePublisher:
+    """Keeps what it published; fails the operations named in ``failing``."""
+
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+        self.failing: set[str] = set()
+
+    def publish(self, events: Sequence[Event]) -> Mapping[str, CallError | None]:
+        outcomes: dict[str, CallError | None] = {}
+        for event in events:
+            if event.operation in self.failing:
+                outcomes[event.operation] = CallError("UNAVAILABLE", "topic unreachable")
+            else:
+                self.published.append(event)
+                outcomes[event.operation] = None
+        return outcomes
+
+
+class InMemoryStateStore:
+    """A StateStore in a dict; the contract tests hold it to the same rules as the real ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watch_start: datetime.datetime | None = None
+        self.records: dict[str, TrackedOperation] = {}
+        self.writes = 0
+
+    def watch_start(self, now: datetime.datetime) -> datetime.datetime:
+        with self._lock:
+            if self._watch_start is None:
+                self._watch_start = now
+                self.writes += 1
+            return self._watch_start
+
+    def pending(self) -> list[TrackedOperation]:
+        with self._lock:
+            pending = [r for r in self.records.values() if r.status == "PENDING"]
+        epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+        return sorted(pending, key=lambda r: (r.last_checked or epoch, r.first_seen))
+
+    def get_many(self, names: Iterable[str]) -> dict[str, TrackedOperation]:
+        with self._lock:
+            return {name: self.records[name] for name in names if name in self.records}
+
+    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
+        with self._lock:
+            new = 0
+            for operation in operations:
+                if operation.name not in self.records:
+                    self.records[operation.name] = _new_record(operation, now)
+                    self.writes += 1
+                    new += 1
+            return new
+
+    def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
+        with self._lock:
+            for name in names:
+                if name in self.records:
+                    self.records[name] = dataclasses.replace(self.records[name], last_checked=now)
+                    self.writes += 1
+
+    def claim(
+        self,
+        operations: Sequence[NewOperation],
+        owner: str,
+        now: datetime.datetime,
+        lease_until: datetime.datetime,
+    ) -> dict[str, TrackedOperation]:
+        claimed: dict[str, TrackedOperation] = {}
+        with self._lock:
+            for operation in operations:
+                record = self.records.get(operation.name) or _new_record(operation, now)
+                if record.status == "PUBLISHED":
+                    continue
+                held_by_other = (
+                    record.claim_owner not in (None, owner)
+                    and record.claim_until is not None
+                    and record.claim_until >= now
+                )
+                if held_by_other:
+                    continue
+                record = dataclasses.replace(
+                    record,
+                    claim_owner=owner,
+                    claim_until=lease_until,
+                    detect_time=record.detect_time or now,
+                )
+                self.records[operation.name] = record
+                self.writes += 1
+                claimed[operation.name] = record
+        return claimed
+
+    def mark_published(self, publications: Sequence[Publication]) -> None:
+        with self._lock:
+            for publication in publications:
+                record = self.records[publication.name]
+                self.records[publication.name] = dataclasses.replace(
+                    record,
+                    status="PUBLISHED",
+                    state=publication.state,
+                    published_at=publication.published_at,
+                    claim_owner=None,
+                    claim_until=None,
+                )
+                self.writes += 1
+
+    def release(self, names: Sequence[str], owner: str) -> None:
+        with self._lock:
+            for name in names:
+                record = self.records.get(name)
+                if record is not None and record.claim_owner == owner:
+                    self.records[name] = dataclasses.replace(
+                        record, claim_owner=None, claim_until=None
+                    )
+                    self.writes += 1
+
+    def close(self) -> None:
+        pass
+
+
+def _new_record(operation: NewOperation, now: datetime.datetime) -> TrackedOperation:
+    return TrackedOperation(
+        name=operation.name,
+        location=operation.location,
+        operation_type=operation.operation_type,
+        status="PENDING",
+        first_seen=now,
+        create_time=operation.create_time,
+    )

@@ -1,0 +1,353 @@
+"""The poll's rules, on in-memory fakes: what gets published, once, and what is left for later."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from collections.abc import Sequence
+
+import builders
+import pytest
+from fakes import FakeClock, FakePublisher, FakeReader, InMemoryStateStore
+from google.longrunning import operations_pb2
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, status_pb2
+
+from insights_poller import core, events
+from insights_poller.state.base import Publication
+
+LEASE = datetime.timedelta(minutes=10)
+
+
+@dataclasses.dataclass
+class World:
+    reader: FakeReader
+    store: InMemoryStateStore
+    publisher: FakePublisher
+    clock: FakeClock
+    locations: tuple[str, ...] = ("us-central1",)
+    watch_since: datetime.datetime | None = None
+    runs: int = 0
+
+    def poll(self, requested: Sequence[str] = (), run_id: str | None = None) -> core.PollSummary:
+        self.runs += 1
+        return core.poll(
+            reader=self.reader,
+            store=self.store,
+            publisher=self.publisher,
+            options=core.PollOptions(
+                locations=self.locations,
+                watch_since=self.watch_since,
+                claim_lease=LEASE,
+                max_concurrency=4,
+            ),
+            clock=self.clock,
+            run_id=run_id or f"run-{self.runs}",
+            requested=requested,
+        )
+
+    def published_states(self) -> dict[str, str]:
+        return {event.operation: event.state for event in self.publisher.published}
+
+
+@pytest.fixture
+def world() -> World:
+    return World(FakeReader(), InMemoryStateStore(), FakePublisher(), FakeClock(builders.T0))
+
+
+def later(world: World, minutes: float = 5) -> datetime.datetime:
+    world.clock.advance(minutes * 60)
+    return world.clock.now
+
+
+def test_pending_operation_is_published_once_when_it_succeeds(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(1)))
+    first = world.poll()
+    assert (first.newly_tracked, first.pending, first.published) == (1, 1, 0)
+
+    world.reader.put(builders.issue_model_operation(builders.name(1), ended=later(world)))
+    second = world.poll()
+    third = world.poll()
+
+    assert (second.published, second.pending, second.errors) == (1, 0, [])
+    assert second.published_by_state == {"SUCCEEDED": 1}
+    assert third.published == 0
+    assert world.published_states() == {builders.name(1): "SUCCEEDED"}
+
+
+@pytest.mark.parametrize(
+    ("code", "state"), [(code_pb2.INTERNAL, "FAILED"), (code_pb2.CANCELLED, "CANCELLED")]
+)
+def test_pending_operation_that_fails_or_is_cancelled(world: World, code: int, state: str) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(1)))
+    world.poll()
+    error = status_pb2.Status(code=code, message="no")
+    world.reader.put(
+        builders.issue_model_operation(builders.name(1), ended=later(world), error=error)
+    )
+
+    world.poll()
+
+    assert world.published_states() == {builders.name(1): state}
+
+
+def test_operation_that_starts_and_ends_between_two_polls_is_reported(world: World) -> None:
+    world.poll()  # the first poll starts the watch
+    started = later(world, 1)
+    world.reader.put(
+        builders.issue_model_operation(builders.name(2), created=started, ended=later(world, 1))
+    )
+
+    summary = world.poll()
+
+    assert summary.published == 1
+    assert world.published_states() == {builders.name(2): "SUCCEEDED"}
+
+
+def test_history_before_the_watch_started_is_not_published(world: World) -> None:
+    world.reader.put(
+        builders.issue_model_operation(
+            builders.name(3),
+            created=builders.T0 - datetime.timedelta(days=2),
+            ended=builders.T0 - datetime.timedelta(days=1),
+        )
+    )
+
+    world.poll()
+    later(world)
+    world.poll()
+
+    assert world.publisher.published == []
+    assert world.store.get_many([builders.name(3)]) == {}
+
+
+def test_watch_since_reaches_back_into_history(world: World) -> None:
+    world.reader.put(
+        builders.issue_model_operation(
+            builders.name(3), ended=builders.T0 - datetime.timedelta(hours=1)
+        )
+    )
+    world.watch_since = builders.T0 - datetime.timedelta(hours=2)
+
+    world.poll()
+
+    assert world.published_states() == {builders.name(3): "SUCCEEDED"}
+
+
+def test_tracked_operation_not_found_becomes_expired_and_is_dropped(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(4)))
+    world.poll()
+    del world.reader.operations[builders.name(4)]
+
+    summary = world.poll()
+    again = world.poll()
+
+    assert (summary.expired, summary.published, summary.pending) == (1, 1, 0)
+    assert world.published_states() == {builders.name(4): "EXPIRED"}
+    assert world.store.pending() == []
+    assert again.published == 0 and again.checked == 0
+
+
+def test_listing_settles_what_it_shows_without_get_operation(world: World) -> None:
+    for operation_id in range(5):
+        world.reader.put(builders.issue_model_operation(builders.name(operation_id)))
+    world.poll()
+    for operation_id in range(5):
+        world.reader.put(
+            builders.issue_model_operation(builders.name(operation_id), ended=later(world, 0.1))
+        )
+
+    summary = world.poll()
+
+    assert summary.published == 5
+    assert world.reader.get_calls == []
+
+
+def test_tracked_operation_missing_from_the_listing_is_checked_with_get(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(5)))
+    world.poll()
+    world.reader.hidden_from_listing.add(builders.name(5))
+    world.reader.put(builders.issue_model_operation(builders.name(5), ended=later(world)))
+
+    summary = world.poll()
+
+    assert world.reader.get_calls == [builders.name(5)]
+    assert (summary.checked, summary.published) == (1, 1)
+
+
+def test_quiet_poll_lists_once_per_page_and_writes_nothing(world: World) -> None:
+    for operation_id in range(5):
+        world.reader.put(builders.issue_model_operation(builders.name(operation_id)))
+    world.poll()
+    writes, lists = world.store.writes, world.reader.list_calls
+
+    summary = world.poll()
+
+    assert summary.published == 0 and summary.pending == 5
+    assert world.store.writes == writes
+    assert world.reader.list_calls - lists == 3  # 5 operations, pages of 2
+    assert world.reader.get_calls == []
+
+
+def test_failed_listing_is_an_error_and_other_locations_still_poll(world: World) -> None:
+    world.locations = ("us-central1", "europe-west1")
+    world.reader.put(builders.issue_model_operation(builders.name(1)))
+    world.reader.put(builders.issue_model_operation(builders.name(2, "europe-west1")))
+    world.poll()
+    world.reader.failing_locations.add("us-central1")
+    world.reader.put(builders.issue_model_operation(builders.name(1), ended=later(world)))
+    world.reader.put(
+        builders.issue_model_operation(builders.name(2, "europe-west1"), ended=later(world))
+    )
+
+    summary = world.poll()
+
+    assert [(e.stage, e.code, e.location) for e in summary.errors] == [
+        ("list", "UNAVAILABLE", "us-central1")
+    ]
+    # The tracked operation of the failed location is still settled, through GetOperation.
+    assert set(world.published_states()) == {builders.name(1), builders.name(2, "europe-west1")}
+
+
+def test_failed_get_is_counted_and_retried_next_poll(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(6)))
+    world.poll()
+    world.reader.hidden_from_listing.add(builders.name(6))
+    world.reader.put(builders.issue_model_operation(builders.name(6), ended=later(world)))
+    world.reader.failing_gets.add(builders.name(6))
+
+    failed = world.poll()
+    world.reader.failing_gets.clear()
+    retried = world.poll()
+
+    assert [(e.stage, e.operation) for e in failed.errors] == [("get", builders.name(6))]
+    assert failed.pending == 1
+    assert retried.published == 1 and not retried.errors
+
+
+def test_failed_publish_is_released_and_published_by_a_later_poll(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(7)))
+    world.poll()
+    world.reader.put(builders.issue_model_operation(builders.name(7), ended=later(world)))
+    world.publisher.failing.add(builders.name(7))
+
+    failed = world.poll()
+    world.publisher.failing.clear()
+    retried = world.poll()
+
+    assert not failed.ok and failed.published == 0
+    assert [e.stage for e in failed.errors] == ["publish"]
+    assert retried.ok and retried.published == 1
+    assert world.published_states() == {builders.name(7): "SUCCEEDED"}
+
+
+def test_operation_claimed_by_another_live_poll_is_left_to_it(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(8)))
+    world.poll()
+    operation = builders.issue_model_operation(builders.name(8), ended=later(world))
+    world.reader.put(operation)
+    now = world.clock.now
+    world.store.claim([events.describe(operation)], "other-poll", now, now + LEASE)
+
+    summary = world.poll()
+
+    assert summary.ok and summary.published == 0 and summary.claimed_elsewhere == 1
+    assert world.publisher.published == []
+
+
+def test_poll_that_died_after_publishing_is_followed_by_a_republish_with_the_same_id(
+    world: World,
+) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(9)))
+    world.poll()
+    world.reader.put(builders.issue_model_operation(builders.name(9), ended=later(world)))
+
+    def crash(publications: Sequence[Publication]) -> None:
+        raise RuntimeError("process killed")
+
+    world.store.mark_published = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        world.poll()
+    del world.store.mark_published
+
+    within_lease = world.poll()
+    later(world, LEASE.total_seconds() / 60 + 1)
+    after_lease = world.poll()
+
+    assert within_lease.published == 0 and within_lease.claimed_elsewhere == 1
+    assert after_lease.published == 1
+    first, second = world.publisher.published
+    assert first.event_id == second.event_id
+    assert json.loads(first.data)["detectTime"] == json.loads(second.data)["detectTime"]
+
+
+def test_requested_operations_are_checked_tracked_and_published_even_from_history(
+    world: World,
+) -> None:
+    old = builders.T0 - datetime.timedelta(days=3)
+    world.reader.put(builders.issue_model_operation(builders.name(10), created=old, ended=old))
+    world.reader.put(builders.issue_model_operation(builders.name(11)))
+    world.reader.hidden_from_listing.update({builders.name(10), builders.name(11)})
+
+    summary = world.poll(requested=[builders.name(10), builders.name(11), builders.name(12)])
+
+    assert world.published_states() == {builders.name(10): "SUCCEEDED"}
+    assert [record.name for record in world.store.pending()] == [builders.name(11)]
+    assert summary.not_found == [builders.name(12)]
+    assert summary.ok
+
+
+def test_published_operation_requested_again_is_not_republished(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(13)))
+    world.poll()
+    world.reader.put(builders.issue_model_operation(builders.name(13), ended=later(world)))
+    world.poll()
+
+    summary = world.poll(requested=[builders.name(13)])
+
+    assert summary.published == 0
+    assert len(world.publisher.published) == 1
+
+
+def test_summary_json_names_the_counts_an_operator_needs(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(1)))
+
+    body = world.poll().to_json()
+
+    assert {"published", "pending", "errors", "runId", "newlyTracked", "listed"} <= set(body)
+    assert (body["published"], body["pending"], body["errors"]) == (0, 1, 0)
+    json.dumps(body)
+
+
+def undated_operation(operation_id: int) -> operations_pb2.Operation:
+    """A done operation whose metadata type this library can't read: no time is known."""
+    url = "type.googleapis.com/google.cloud.contactcenterinsights.v1.SampleConversationsMetadata"
+    return operations_pb2.Operation(
+        name=builders.name(operation_id), done=True, metadata=any_pb2.Any(type_url=url)
+    )
+
+
+def test_undated_operation_seen_by_the_first_poll_is_history(world: World) -> None:
+    world.reader.put(undated_operation(20))
+
+    world.poll()
+    later(world)
+    second = world.poll()
+
+    assert world.publisher.published == []
+    assert second.published == 0
+    assert world.store.get_many([builders.name(20)])[builders.name(20)].state == "HISTORY"
+
+
+def test_undated_operation_that_appears_after_the_first_poll_is_reported(world: World) -> None:
+    world.poll()
+    later(world)
+    world.reader.put(undated_operation(21))
+
+    world.poll()
+    later(world)
+    again = world.poll()
+
+    assert world.published_states() == {builders.name(21): "SUCCEEDED"}
+    assert again.published == 0
