@@ -152,6 +152,9 @@ def handle_http(
     except ConfigurationError as error:
         log("ERROR", f"configuration error: {error}", variable=error.variable)
         return {"error": "configuration", "variable": error.variable, "message": str(error)}, 500
+    except Exception as error:  # a state store outage, say: answer JSON, let the retry come
+        log("ERROR", f"poll failed: {error!r}", error=type(error).__name__)
+        return {"error": "poll failed", "message": str(error)}, 500
     log_summary(summary)
     return summary.to_json(), 200 if summary.ok else 500
 

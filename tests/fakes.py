@@ -11,6 +11,7 @@ from google.longrunning import operations_pb2
 
 from insights_poller.events import Event
 from insights_poller.ports import CallError
+from insights_poller.state._common import new_record
 from insights_poller.state.base import NewOperation, Publication, TrackedOperation
 
 
@@ -80,7 +81,7 @@ class FakePublisher:
 
 
 class InMemoryStateStore:
-    """A StateStore in a dict; the contract tests hold it to the same rules as the real ones."""
+    """A StateStore in a dict with the claim rules of the real ones, counting its writes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -110,7 +111,7 @@ class InMemoryStateStore:
             new = 0
             for operation in operations:
                 if operation.name not in self.records:
-                    self.records[operation.name] = _new_record(operation, now)
+                    self.records[operation.name] = new_record(operation, now)
                     self.writes += 1
                     new += 1
             return new
@@ -132,7 +133,7 @@ class InMemoryStateStore:
         claimed: dict[str, TrackedOperation] = {}
         with self._lock:
             for operation in operations:
-                record = self.records.get(operation.name) or _new_record(operation, now)
+                record = self.records.get(operation.name) or new_record(operation, now)
                 if record.status == "PUBLISHED":
                     continue
                 held_by_other = (
@@ -179,14 +180,3 @@ class InMemoryStateStore:
 
     def close(self) -> None:
         pass
-
-
-def _new_record(operation: NewOperation, now: datetime.datetime) -> TrackedOperation:
-    return TrackedOperation(
-        name=operation.name,
-        location=operation.location,
-        operation_type=operation.operation_type,
-        status="PENDING",
-        first_seen=now,
-        create_time=operation.create_time,
-    )

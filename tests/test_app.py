@@ -1,0 +1,44 @@
+"""The HTTP handler's answers, on fakes: what a scheduler sees when something breaks."""
+
+from __future__ import annotations
+
+import datetime
+
+import builders
+from fakes import FakePublisher, FakeReader, InMemoryStateStore
+
+from insights_poller import app
+from insights_poller.settings import Settings
+
+SETTINGS = Settings.from_env({"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events"})
+
+
+class UnreachableStateStore(InMemoryStateStore):
+    def watch_start(self, now: datetime.datetime) -> datetime.datetime:
+        raise ConnectionError("state store unreachable")
+
+
+def test_a_failing_state_store_answers_500_json_and_publishes_nothing() -> None:
+    publisher = FakePublisher()
+    poller = app.Poller(
+        SETTINGS, reader=FakeReader(), publisher=publisher, store=UnreachableStateStore()
+    )
+
+    body, status = app.handle_http("POST", b"", None, lambda: poller)
+
+    assert status == 500
+    assert body == {"error": "poll failed", "message": "state store unreachable"}
+    assert publisher.published == []
+
+
+def test_a_good_poll_answers_200_with_the_summary() -> None:
+    reader = FakeReader()
+    reader.put(builders.issue_model_operation(builders.name(1)))
+    poller = app.Poller(
+        SETTINGS, reader=reader, publisher=FakePublisher(), store=InMemoryStateStore()
+    )
+
+    body, status = app.handle_http("POST", b'{"operations": []}', 18, lambda: poller)
+
+    assert status == 200
+    assert (body["published"], body["pending"], body["errors"]) == (0, 1, 0)

@@ -1,0 +1,20 @@
+"""`make demo` and `make test` say what is missing instead of hanging."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack import prerequisites
+
+
+def test_this_machine_has_what_the_local_stack_needs() -> None:
+    assert prerequisites.problems() == []
+
+
+def test_missing_gcloud_and_java_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+
+    found = prerequisites.problems()
+
+    assert any(problem.startswith("gcloud not found") for problem in found)
+    assert any(problem.startswith("java not found") for problem in found)

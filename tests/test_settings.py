@@ -1,0 +1,96 @@
+"""Configuration from the environment: defaults, and errors that name the variable."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from insights_poller.settings import DEFAULT_STATE_URL, ConfigurationError, Settings
+
+MINIMAL = {"GOOGLE_CLOUD_PROJECT": "demo-project", "RESULTS_TOPIC": "events"}
+
+
+def test_defaults_from_a_minimal_environment() -> None:
+    settings = Settings.from_env(MINIMAL)
+
+    assert settings.project == "demo-project"
+    assert settings.locations == ("us-central1",)
+    assert settings.results_topic == "projects/demo-project/topics/events"
+    assert settings.state_url == DEFAULT_STATE_URL
+    assert settings.watch_since is None
+    assert settings.insights_emulator_host is None
+
+
+def test_every_setting_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            **MINIMAL,
+            "INSIGHTS_LOCATIONS": "us-central1, europe-west1,us-central1",
+            "RESULTS_TOPIC": "projects/other-project/topics/insights-events",
+            "STATE_URL": "firestore://poller/operations",
+            "INSIGHTS_EMULATOR_HOST": "localhost:8089",
+            "WATCH_SINCE": "2026-11-01T10:00:00+01:00",
+            "INSIGHTS_TIMEOUT_SECONDS": "12.5",
+            "INSIGHTS_PAGE_SIZE": "250",
+            "INSIGHTS_MAX_CONCURRENCY": "4",
+            "PUBLISH_TIMEOUT_SECONDS": "20",
+            "CLAIM_LEASE_SECONDS": "120",
+        }
+    )
+
+    assert settings.locations == ("us-central1", "europe-west1")
+    assert settings.results_topic == "projects/other-project/topics/insights-events"
+    assert settings.state_url == "firestore://poller/operations"
+    assert settings.insights_emulator_host == "localhost:8089"
+    assert settings.watch_since == datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.UTC)
+    assert (settings.insights_timeout_seconds, settings.insights_page_size) == (12.5, 250)
+    assert settings.insights_max_concurrency == 4
+    assert (settings.publish_timeout_seconds, settings.claim_lease_seconds) == (20, 120)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("GOOGLE_CLOUD_PROJECT", "", "required"),
+        ("GOOGLE_CLOUD_PROJECT", "Not A Project", "not a project id"),
+        ("RESULTS_TOPIC", "", "required"),
+        ("RESULTS_TOPIC", "projects/p/subscriptions/s", "neither a topic id"),
+        ("RESULTS_TOPIC", "goog-reserved", "neither a topic id"),
+        ("INSIGHTS_LOCATIONS", "us-central1,,", "not a location id"),
+        ("INSIGHTS_LOCATIONS", "US Central", "not a location id"),
+        ("STATE_URL", "postgres://db/x", "is not sqlite:///PATH"),
+        ("INSIGHTS_EMULATOR_HOST", "localhost", "not host:port"),
+        ("INSIGHTS_EMULATOR_HOST", "localhost:99999", "not host:port"),
+        ("WATCH_SINCE", "yesterday", "not an RFC 3339 time"),
+        ("WATCH_SINCE", "2026-11-01T10:00:00", "not an RFC 3339 time"),
+        ("INSIGHTS_PAGE_SIZE", "ten", "not a number"),
+        ("INSIGHTS_PAGE_SIZE", "0", "outside 1..1000"),
+        ("INSIGHTS_MAX_CONCURRENCY", "1000", "outside 1..64"),
+        ("CLAIM_LEASE_SECONDS", "45", "must exceed PUBLISH_TIMEOUT_SECONDS"),
+    ],
+)
+def test_bad_setting_is_refused_naming_the_variable(
+    variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**MINIMAL, variable: value})
+
+    assert raised.value.variable == variable
+    assert str(raised.value).startswith(f"{variable}: ")
+    assert problem in str(raised.value)
+
+
+def test_serverless_instance_refuses_state_on_local_disk() -> None:
+    for state_url in (None, "sqlite:///poller-state.db"):
+        env = {**MINIMAL, "K_SERVICE": "insights-poller"}
+        if state_url:
+            env["STATE_URL"] = state_url
+        with pytest.raises(ConfigurationError) as raised:
+            Settings.from_env(env)
+        assert raised.value.variable == "STATE_URL"
+
+    settings = Settings.from_env(
+        {**MINIMAL, "K_SERVICE": "insights-poller", "STATE_URL": "firestore:///ops"}
+    )
+    assert settings.state_url == "firestore:///ops"
