@@ -10,6 +10,21 @@ from typing import TypeVar
 from insights_poller import names, timestamps
 
 DEFAULT_STATE_URL = "sqlite:///poller-state.db"
+
+REQUIRED_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "RESULTS_TOPIC")
+OPTIONAL_VARIABLES = (
+    "INSIGHTS_LOCATIONS",
+    "STATE_URL",
+    "INSIGHTS_EMULATOR_HOST",
+    "WATCH_SINCE",
+    "INSIGHTS_TIMEOUT_SECONDS",
+    "INSIGHTS_PAGE_SIZE",
+    "INSIGHTS_MAX_CONCURRENCY",
+    "PUBLISH_TIMEOUT_SECONDS",
+    "CLAIM_LEASE_SECONDS",
+)
+"""Every variable the poller reads (besides K_SERVICE, which Cloud Run sets): the README's
+table and the Terraform function resource are checked against these."""
 _Number = TypeVar("_Number", int, float)
 
 

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 
-from insights_poller.settings import DEFAULT_STATE_URL, ConfigurationError, Settings
+from insights_poller.settings import (
+    DEFAULT_STATE_URL,
+    OPTIONAL_VARIABLES,
+    REQUIRED_VARIABLES,
+    ConfigurationError,
+    Settings,
+)
 
 MINIMAL = {"GOOGLE_CLOUD_PROJECT": "demo-project", "RESULTS_TOPIC": "events"}
 
@@ -94,3 +101,31 @@ def test_serverless_instance_refuses_state_on_local_disk() -> None:
         {**MINIMAL, "K_SERVICE": "insights-poller", "STATE_URL": "firestore:///ops"}
     )
     assert settings.state_url == "firestore:///ops"
+
+
+class RecordingEnvironment(dict[str, str]):
+    """An environment that remembers which variables were asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_the_declared_variables_are_exactly_the_ones_read() -> None:
+    env = RecordingEnvironment(dict(MINIMAL))
+
+    Settings.from_env(env)
+
+    assert env.asked - {"K_SERVICE"} == set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
+
+
+def test_the_readme_documents_every_variable() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+
+    for variable in (*REQUIRED_VARIABLES, *OPTIONAL_VARIABLES):
+        assert f"`{variable}`" in table, variable
