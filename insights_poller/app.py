@@ -12,7 +12,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from insights_poller import core, names
-from insights_poller.adapters.insights import InsightsOperationsReader, make_insights_client
+from insights_poller.adapters.insights import (
+    InsightsOperationsReader,
+    RateLimiter,
+    make_insights_client,
+)
 from insights_poller.adapters.pubsub import PubSubEventPublisher, make_publisher_client
 from insights_poller.ports import EventPublisher, OperationsReader
 from insights_poller.settings import ConfigurationError, Settings
@@ -84,6 +88,9 @@ class Poller:
                 watch_since=settings.watch_since,
                 claim_lease=datetime.timedelta(seconds=settings.claim_lease_seconds),
                 max_concurrency=settings.insights_max_concurrency,
+                budget=datetime.timedelta(seconds=settings.poll_budget_seconds),
+                publish_reserve=datetime.timedelta(seconds=settings.publish_timeout_seconds),
+                max_pending_age=datetime.timedelta(seconds=settings.max_pending_age_seconds),
             ),
             clock=utc_now,
             run_id=uuid.uuid4().hex,
@@ -103,13 +110,12 @@ class Poller:
                     make_insights_client(settings.insights_emulator_host),
                     settings.project,
                     page_size=settings.insights_page_size,
-                    timeout_seconds=settings.insights_timeout_seconds,
+                    rpc_timeout_seconds=settings.insights_timeout_seconds,
+                    limiter=RateLimiter(settings.insights_max_rps),
                 )
             if self._publisher is None:
                 self._publisher = PubSubEventPublisher(
-                    make_publisher_client(),
-                    settings.results_topic,
-                    timeout_seconds=settings.publish_timeout_seconds,
+                    make_publisher_client(), settings.results_topic
                 )
             return self._reader, self._publisher, self._store
 
@@ -184,6 +190,26 @@ def _requested_operations(body: bytes) -> object:
 
 
 def log_summary(summary: core.PollSummary) -> None:
+    """One line per published event, one per error (with its gRPC code), one summary."""
+    for event in summary.published_events:
+        log(
+            "INFO",
+            f"published {event.state} {event.attributes['operationType']} {event.operation}",
+            runId=summary.run_id,
+            operation=event.operation,
+            state=event.state,
+            operationType=event.attributes["operationType"],
+            eventId=event.event_id,
+        )
+    for error in summary.errors:
+        fields = error.to_json()
+        del fields["message"]  # it is the line's message
+        log(
+            "WARNING",
+            f"{error.stage} failed: {error.code}: {error.message}",
+            runId=summary.run_id,
+            **fields,
+        )
     severity = "INFO" if summary.ok else "ERROR"
     message = (
         f"poll {summary.run_id}: published {summary.published}, pending {summary.pending}, "

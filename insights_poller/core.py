@@ -3,26 +3,36 @@
 The order matters for the guarantees in the README: an operation is claimed in the
 state store before its event is published and marked published after, so the only
 possible repeat is a re-publish (same ``ce-id``) after a poll died in between.
+
+A poll has a time budget. Discovery and checks start no new call once only the publish
+reserve is left, and listing stops at half of that work time so that checks always get
+some. A cut listing resumes where it stopped next poll; pending operations a poll did not
+reach are checked first next time (the state store hands them out least recently checked
+first), so none starves.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from google.longrunning import operations_pb2
 
 from insights_poller import events, timestamps
-from insights_poller.ports import CallError, EventPublisher, OperationsReader
+from insights_poller.ports import BudgetExhausted, CallError, EventPublisher, OperationsReader
+from insights_poller.state._common import new_record
 from insights_poller.state.base import NewOperation, Publication, StateStore, TrackedOperation
 
 Clock = Callable[[], datetime.datetime]
 
 HISTORY = "HISTORY"
 """The recorded state of an operation that had ended before the watch started (never published)."""
+LISTING_SHARE = 0.5
+EXPIRED_NOT_FOUND = "NOT_FOUND"
+EXPIRED_MAX_PENDING_AGE = "MAX_PENDING_AGE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +41,9 @@ class PollOptions:
     watch_since: datetime.datetime | None
     claim_lease: datetime.timedelta
     max_concurrency: int
+    budget: datetime.timedelta
+    publish_reserve: datetime.timedelta
+    max_pending_age: datetime.timedelta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +86,12 @@ class PollSummary:
     expired: int = 0
     pending: int = 0
     claimed_elsewhere: int = 0
+    not_reached: int = 0
+    listing_complete: bool = True
     not_found: list[str] = dataclasses.field(default_factory=list)
     errors: list[PollError] = dataclasses.field(default_factory=list)
     published_by_state: dict[str, int] = dataclasses.field(default_factory=dict)
+    published_events: list[events.Event] = dataclasses.field(default_factory=list)
     duration_seconds: float = 0.0
 
     @property
@@ -92,7 +108,9 @@ class PollSummary:
             "expired": self.expired,
             "newlyTracked": self.newly_tracked,
             "listed": self.listed,
+            "listingComplete": self.listing_complete,
             "checked": self.checked,
+            "notReached": self.not_reached,
             "claimedElsewhere": self.claimed_elsewhere,
             "notFound": self.not_found,
             "watchStart": timestamps.format_rfc3339(self.watch_start),
@@ -115,6 +133,9 @@ def poll(
     return _Poll(reader, store, publisher, options, clock, run_id).run(requested)
 
 
+_NOT_REACHED = object()
+
+
 class _Poll:
     """The state of one poll while it runs: what it found and what it did."""
 
@@ -133,31 +154,41 @@ class _Poll:
         self.options = options
         self.clock = clock
         self.run_id = run_id
-        # Done operations to publish, tracked ones that vanished (NOT_FOUND), and the
-        # names newly tracked as pending.
+        self.started = clock()
+        self.deadline = self.started + options.budget
+        self.work_deadline = self.deadline - options.publish_reserve
+        # Listing gets at most half the work time, so checks always get some too.
+        self.listing_deadline = self.started + (self.work_deadline - self.started) * LISTING_SHARE
+        self.summary = PollSummary(run_id=run_id, watch_start=self.started)
+        # Done operations to publish; tracked ones to expire, with the reason; the names
+        # newly tracked as pending.
         self.done: dict[str, operations_pb2.Operation] = {}
-        self.vanished: dict[str, TrackedOperation] = {}
-        self.tracked: set[str] = set()
+        self.expiring: dict[str, tuple[TrackedOperation, str]] = {}
+        self.tracked: dict[str, NewOperation] = {}
 
     def run(self, requested: Sequence[str]) -> PollSummary:
-        started = self.clock()
-        stored_start = self.store.watch_start(started)
+        stored_start = self.store.watch_start(self.started)
         watch = _Watch(
-            start=self.options.watch_since or stored_start, first_run=stored_start >= started
+            start=self.options.watch_since or stored_start, first_run=stored_start >= self.started
         )
-        self.summary = PollSummary(run_id=self.run_id, watch_start=watch.start)
+        self.summary.watch_start = watch.start
         pending = {record.name: record for record in self.store.pending()}
 
         seen = self._discover(pending, watch, set(requested))
-        to_check = [name for name in pending if name not in seen]
-        to_check += [n for n in dict.fromkeys(requested) if n not in seen and n not in pending]
+        # Requested names first (someone asked), then pending ones least recently checked first.
+        to_check = [n for n in dict.fromkeys(requested) if n not in seen]
+        to_check += [name for name in pending if name not in seen and name not in to_check]
         self._check(to_check, pending)
+        self._expire_stuck(pending)
         self._publish()
 
-        still_pending = (set(pending) | self.tracked) - set(self.done) - set(self.vanished)
-        self.summary.pending = len(still_pending)
-        self.summary.duration_seconds = (self.clock() - started).total_seconds()
+        settled = set(self.done) | set(self.expiring)
+        self.summary.pending = len((set(pending) | set(self.tracked)) - settled)
+        self.summary.duration_seconds = (self.clock() - self.started).total_seconds()
         return self.summary
+
+    def _work_seconds_left(self) -> float:
+        return (self.work_deadline - self.clock()).total_seconds()
 
     def _discover(
         self, pending: dict[str, TrackedOperation], watch: _Watch, requested: set[str]
@@ -174,27 +205,22 @@ class _Poll:
         undated_history: list[NewOperation] = []
         candidates: dict[str, operations_pb2.Operation] = {}
         for location in self.options.locations:
-            try:
-                for page in self.reader.list_operations(location):
-                    for operation in page:
-                        seen.add(operation.name)
-                        if not operation.done:
-                            if operation.name not in pending:
-                                new.append(events.describe(operation))
-                        elif operation.name in pending:
-                            self.done[operation.name] = operation
-                        elif operation.name in requested:
+            for page in self._pages(location):
+                for operation in page:
+                    seen.add(operation.name)
+                    if not operation.done:
+                        if operation.name not in pending:
+                            new.append(events.describe(operation))
+                    elif operation.name in pending:
+                        self.done[operation.name] = operation
+                    elif operation.name in requested:
+                        candidates[operation.name] = operation
+                    else:
+                        ended_after = _ended_after(operation, watch.start)
+                        if ended_after is None and watch.first_run:
+                            undated_history.append(events.describe(operation))
+                        elif ended_after is not False:
                             candidates[operation.name] = operation
-                        else:
-                            ended_after = _ended_after(operation, watch.start)
-                            if ended_after is None and watch.first_run:
-                                undated_history.append(events.describe(operation))
-                            elif ended_after is not False:
-                                candidates[operation.name] = operation
-            except CallError as error:
-                self.summary.errors.append(
-                    PollError("list", error.code, error.message, location=location)
-                )
         self.summary.listed = len(seen)
         if candidates:
             # Done since the watch started and not pending here: publish unless already published.
@@ -210,10 +236,48 @@ class _Poll:
             self.store.mark_published([Publication(o.name, HISTORY, now) for o in undated_history])
         return seen
 
+    def _pages(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
+        """A location's listing, page by page, within the listing's share of the budget.
+
+        A listing cut short by the budget is resumed there by the next poll (the cursor is
+        kept in the state store), then wraps around to the first page: over a few polls,
+        every page is seen even when one poll cannot list them all.
+        """
+        cursor = self.store.listing_cursor(location)
+        page_token, wrapped = cursor, not cursor
+        while True:
+            seconds_left = (self.listing_deadline - self.clock()).total_seconds()
+            try:
+                if seconds_left <= 0:
+                    raise BudgetExhausted(location)
+                operations, next_token = self.reader.list_page(location, page_token, seconds_left)
+            except BudgetExhausted:
+                self.summary.listing_complete = False
+                if page_token != cursor:
+                    self.store.save_listing_cursor(location, page_token)
+                return
+            except CallError as error:
+                if error.code == "INVALID_ARGUMENT" and page_token and page_token == cursor:
+                    page_token, wrapped = "", True  # the stored token went stale: start over
+                    continue
+                self.summary.listing_complete = False
+                self.summary.errors.append(
+                    PollError("list", error.code, error.message, location=location)
+                )
+                return
+            yield operations
+            page_token = next_token
+            if not page_token:
+                if wrapped:
+                    if cursor:
+                        self.store.save_listing_cursor(location, "")
+                    return
+                wrapped = True
+
     def _track(self, new: Sequence[NewOperation]) -> None:
         if new:
             self.summary.newly_tracked += self.store.track(new, self.clock())
-            self.tracked.update(operation.name for operation in new)
+            self.tracked.update((operation.name, operation) for operation in new)
 
     def _check(self, names: Sequence[str], pending: dict[str, TrackedOperation]) -> None:
         """GetOperation for what the listings did not settle, a bounded number at a time."""
@@ -224,9 +288,14 @@ class _Poll:
         if unknown:
             known.update(self.store.get_many(unknown))
 
-        def check_one(name: str) -> operations_pb2.Operation | None | CallError:
+        def check_one(name: str) -> operations_pb2.Operation | None | CallError | object:
+            seconds_left = self._work_seconds_left()
+            if seconds_left <= 0:
+                return _NOT_REACHED
             try:
-                return self.reader.get_operation(name)
+                return self.reader.get_operation(name, seconds_left)
+            except BudgetExhausted:
+                return _NOT_REACHED
             except CallError as error:
                 return error
 
@@ -236,6 +305,9 @@ class _Poll:
         checked: list[str] = []
         for name, result in results:
             record = known.get(name)
+            if result is _NOT_REACHED:
+                self.summary.not_reached += 1
+                continue
             if isinstance(result, CallError):
                 self.summary.errors.append(
                     PollError("get", result.code, result.message, operation=name)
@@ -248,8 +320,9 @@ class _Poll:
                 if record is None:
                     self.summary.not_found.append(name)
                 else:
-                    self.vanished[name] = record
+                    self.expiring[name] = (record, EXPIRED_NOT_FOUND)
                 continue
+            assert isinstance(result, operations_pb2.Operation)
             if record is not None:
                 checked.append(name)
             if result.done:
@@ -260,12 +333,25 @@ class _Poll:
         if checked:
             self.store.mark_checked(checked, self.clock())
 
+    def _expire_stuck(self, pending: dict[str, TrackedOperation]) -> None:
+        """Pending longer than the maximum age (since created, or first seen): stop watching."""
+        now = self.clock()
+        oldest_allowed = now - self.options.max_pending_age
+        candidates = [r for r in pending.values() if r.status == "PENDING"] + [
+            new_record(operation, now) for operation in self.tracked.values()
+        ]
+        for record in candidates:
+            if record.name in self.done or record.name in self.expiring:
+                continue
+            if (record.create_time or record.first_seen) < oldest_allowed:
+                self.expiring[record.name] = (record, EXPIRED_MAX_PENDING_AGE)
+
     def _publish(self) -> None:
         """Claim, publish and record every finding; a failure leaves it for the next poll."""
         wanted = [events.describe(operation) for operation in self.done.values()]
         wanted += [
             NewOperation(record.name, record.location, record.operation_type, record.create_time)
-            for record in self.vanished.values()
+            for record, _ in self.expiring.values()
         ]
         if not wanted:
             return
@@ -278,10 +364,14 @@ class _Poll:
             if name in self.done:
                 to_publish.append(events.build_event(self.done[name], detect_time=detect_time))
             else:
-                to_publish.append(events.build_expired_event(record, detect_time=detect_time))
+                reason = self.expiring[name][1]
+                to_publish.append(
+                    events.build_expired_event(record, reason=reason, detect_time=detect_time)
+                )
         if not to_publish:
             return
-        outcomes = self.publisher.publish(to_publish)
+        seconds_left = max((self.deadline - self.clock()).total_seconds(), 1.0)
+        outcomes = self.publisher.publish(to_publish, seconds_left)
         published: list[Publication] = []
         failed: list[str] = []
         recorded_at = self.clock()
@@ -289,6 +379,7 @@ class _Poll:
             failure = outcomes.get(event.operation, CallError("UNKNOWN", "no publish outcome"))
             if failure is None:
                 published.append(Publication(event.operation, event.state, recorded_at))
+                self.summary.published_events.append(event)
             else:
                 failed.append(event.operation)
                 self.summary.errors.append(

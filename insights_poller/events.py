@@ -20,13 +20,16 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, descriptor_pool, json_format, message, message_factory
 
 from insights_poller import timestamps
-from insights_poller.names import parse_operation_name
+from insights_poller.names import operation_parts
 from insights_poller.state.base import NewOperation, TrackedOperation
 
 EVENT_TYPE = "insights-poller.operation.v1.finished"
 SPEC_VERSION = "1.0"
 SOURCE_PREFIX = "//contactcenterinsights.googleapis.com/"
 CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
+MAX_EVENT_DATA_BYTES = 9_500_000
+"""Pub/Sub refuses publish requests over 10 MB; this leaves room for attributes and framing."""
+ATTRIBUTE_VALUE_MAX_BYTES = 1024
 
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
@@ -74,7 +77,7 @@ def describe(operation: operations_pb2.Operation) -> NewOperation:
     """What the state store keeps about an operation it starts tracking."""
     return NewOperation(
         name=operation.name,
-        location=parse_operation_name(operation.name).location,
+        location=operation_parts(operation.name)[1],
         operation_type=operation_type(operation),
         create_time=metadata_time(operation, "create_time"),
     )
@@ -116,13 +119,16 @@ def build_event(operation: operations_pb2.Operation, *, detect_time: datetime.da
     return _event(data, create_time, end_time, detect_time)
 
 
-def build_expired_event(record: TrackedOperation, *, detect_time: datetime.datetime) -> Event:
-    """The event for a tracked operation the API no longer knows (NOT_FOUND)."""
+def build_expired_event(
+    record: TrackedOperation, *, reason: str, detect_time: datetime.datetime
+) -> Event:
+    """The event for a tracked operation no longer watched: the API forgot it (``NOT_FOUND``)
+    or it stayed pending too long (``MAX_PENDING_AGE``)."""
     data: dict[str, Any] = {
         "operation": record.name,
         "operationType": record.operation_type,
         "state": EXPIRED,
-        "expiredReason": "NOT_FOUND",
+        "expiredReason": reason,
     }
     return _event(data, record.create_time, None, detect_time)
 
@@ -144,7 +150,7 @@ def _event(
     detect_time: datetime.datetime,
 ) -> Event:
     name = data["operation"]
-    parsed = parse_operation_name(name)
+    parent, location, operation_id = operation_parts(name)
     if create_time is not None:
         data["createTime"] = timestamps.format_rfc3339(create_time)
     if end_time is not None:
@@ -154,17 +160,59 @@ def _event(
         "operation": name,
         "operationType": data["operationType"],
         "state": data["state"],
-        "location": parsed.location,
+        "location": location,
         "ce-specversion": SPEC_VERSION,
         "ce-id": event_id(name),
-        "ce-source": SOURCE_PREFIX + parsed.parent,
+        "ce-source": SOURCE_PREFIX + parent,
         "ce-type": EVENT_TYPE,
-        "ce-subject": f"operations/{parsed.operation_id}",
+        "ce-subject": f"operations/{operation_id}",
         "ce-time": timestamps.format_rfc3339(end_time or detect_time),
         "content-type": "application/json",
     }
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Event(operation=name, state=data["state"], data=payload, attributes=attributes)
+    return Event(
+        operation=name,
+        state=data["state"],
+        data=_fitted_payload(data),
+        attributes={key: _fit_attribute(value) for key, value in attributes.items()},
+    )
+
+
+def _fitted_payload(data: dict[str, Any]) -> bytes:
+    """The JSON data, under Pub/Sub's size limit: oversized bodies are dropped, and said so.
+
+    ``response``, then ``metadata`` give way, each replaced by its ``@type`` alone, then the
+    error's ``details`` and the end of its ``message``; ``truncated`` and ``truncatedFields``
+    tell subscribers to fetch the operation themselves.
+    """
+    payload = _json(data)
+    dropped: list[str] = []
+    for field in ("response", "metadata", "error.details", "error.message"):
+        if len(payload) <= MAX_EVENT_DATA_BYTES:
+            break
+        if field.startswith("error.") and "error" in data:
+            key = field.removeprefix("error.")
+            data["error"][key] = [] if key == "details" else data["error"][key][:1000]
+        elif field in data:
+            data[field] = {"@type": data[field].get("@type", "")}
+        else:
+            continue
+        dropped.append(field)
+        data["truncated"] = True
+        data["truncatedFields"] = dropped
+        payload = _json(data)
+    return payload
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _fit_attribute(value: str) -> str:
+    """Pub/Sub caps attribute values at 1024 bytes; names from the API stay far below."""
+    encoded = value.encode("utf-8")
+    if len(encoded) <= ATTRIBUTE_VALUE_MAX_BYTES:
+        return value
+    return encoded[:ATTRIBUTE_VALUE_MAX_BYTES].decode("utf-8", errors="ignore")
 
 
 def _unpack(packed: any_pb2.Any) -> message.Message | None:

@@ -53,6 +53,17 @@ def parse_operation_name(name: str) -> OperationName:
     return OperationName(match["project"], match["location"], match["id"])
 
 
+def operation_parts(name: str) -> tuple[str, str, str]:
+    """(parent, location, id) of a name as the API gave it.
+
+    Lenient on purpose: an operation the API lists must be reported even if its name has a
+    shape this module would refuse in a request.
+    """
+    parent, _, operation_id = name.rpartition("/operations/")
+    location = parent.rpartition("/locations/")[2]
+    return parent, location, operation_id
+
+
 def is_project_id(value: str) -> bool:
     return _PROJECT.fullmatch(value) is not None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from google.longrunning import operations_pb2
@@ -19,19 +19,35 @@ class CallError(Exception):
         self.message = message
 
 
-class OperationsReader(Protocol):
-    """Reads Insights long-running operations. Failures raise ``CallError``."""
+class BudgetExhausted(Exception):
+    """A call was not started: it could not begin within the time the poll has left."""
 
-    def list_operations(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
-        """Every operation of one location, a page at a time."""
+
+class OperationsReader(Protocol):
+    """Reads Insights long-running operations.
+
+    Each call finishes (retries included) within ``timeout_seconds``; failures raise
+    ``CallError``, and a call that could not even start in time raises ``BudgetExhausted``.
+    """
+
+    def list_page(
+        self, location: str, page_token: str, timeout_seconds: float
+    ) -> tuple[Sequence[operations_pb2.Operation], str]:
+        """One page of a location's operations and the next page token ("" after the last)."""
         ...
 
-    def get_operation(self, name: str) -> operations_pb2.Operation | None:
+    def get_operation(self, name: str, timeout_seconds: float) -> operations_pb2.Operation | None:
         """One operation; None when the API answers NOT_FOUND."""
         ...
 
 
 class EventPublisher(Protocol):
-    def publish(self, events: Sequence[Event]) -> Mapping[str, CallError | None]:
-        """Publish all, wait for every one; the outcome per operation name (None = published)."""
+    def publish(
+        self, events: Sequence[Event], timeout_seconds: float
+    ) -> Mapping[str, CallError | None]:
+        """Publish all and wait for every one, retries included, at most ``timeout_seconds``.
+
+        Returns the outcome per operation name (None = published). Once it returns, no
+        message it reported as failed can still be sent by a background retry.
+        """
         ...

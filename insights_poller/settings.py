@@ -20,8 +20,11 @@ OPTIONAL_VARIABLES = (
     "INSIGHTS_TIMEOUT_SECONDS",
     "INSIGHTS_PAGE_SIZE",
     "INSIGHTS_MAX_CONCURRENCY",
+    "INSIGHTS_MAX_RPS",
     "PUBLISH_TIMEOUT_SECONDS",
+    "POLL_BUDGET_SECONDS",
     "CLAIM_LEASE_SECONDS",
+    "MAX_PENDING_AGE",
 )
 """Every variable the poller reads (besides K_SERVICE, which Cloud Run sets): the README's
 table and the Terraform function resource are checked against these."""
@@ -48,8 +51,11 @@ class Settings:
     insights_timeout_seconds: float
     insights_page_size: int
     insights_max_concurrency: int
+    insights_max_rps: float
     publish_timeout_seconds: float
+    poll_budget_seconds: float
     claim_lease_seconds: float
+    max_pending_age_seconds: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -62,12 +68,19 @@ class Settings:
         except ValueError as error:
             raise ConfigurationError("RESULTS_TOPIC", str(error)) from None
         publish_timeout = _number(env, "PUBLISH_TIMEOUT_SECONDS", float, 60.0, 1.0, 540.0)
-        claim_lease = _number(env, "CLAIM_LEASE_SECONDS", float, 600.0, 30.0, 86400.0)
-        if claim_lease <= publish_timeout:
+        poll_budget = _number(env, "POLL_BUDGET_SECONDS", float, 240.0, 2.0, 3540.0)
+        if poll_budget <= publish_timeout:
+            raise ConfigurationError(
+                "POLL_BUDGET_SECONDS",
+                f"must exceed PUBLISH_TIMEOUT_SECONDS ({publish_timeout:g}): the budget keeps "
+                "that much time for publishing",
+            )
+        claim_lease = _number(env, "CLAIM_LEASE_SECONDS", float, 600.0, 3.0, 86400.0)
+        if claim_lease <= poll_budget:
             raise ConfigurationError(
                 "CLAIM_LEASE_SECONDS",
-                f"must exceed PUBLISH_TIMEOUT_SECONDS ({publish_timeout:g}), or a slow publish "
-                "could be claimed and published again by another poll",
+                f"must exceed POLL_BUDGET_SECONDS ({poll_budget:g}), or another poll could "
+                "claim and publish an operation while the first one is still publishing it",
             )
         return cls(
             project=project,
@@ -81,8 +94,13 @@ class Settings:
             ),
             insights_page_size=_number(env, "INSIGHTS_PAGE_SIZE", int, 100, 1, 1000),
             insights_max_concurrency=_number(env, "INSIGHTS_MAX_CONCURRENCY", int, 8, 1, 64),
+            insights_max_rps=_number(env, "INSIGHTS_MAX_RPS", float, 10.0, 0.1, 50.0),
             publish_timeout_seconds=publish_timeout,
+            poll_budget_seconds=poll_budget,
             claim_lease_seconds=claim_lease,
+            max_pending_age_seconds=_number(
+                env, "MAX_PENDING_AGE", float, 7 * 86400.0, 60.0, 365 * 86400.0
+            ),
         )
 
 

@@ -1,13 +1,17 @@
 """Shared fixtures. The emulator fixtures start the real Google emulators lazily,
-once per session, only when a test asks for them."""
+once per session, only when a test asks for them; the stack fixtures build on them."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from stack import LOCATION, PROJECT, EventSink, FunctionProcess, Launch
 
 from devstack import gcloud_emulators
+from insights_poller.emulator import InsightsEmulator
 
 
 def _start_or_fail(start: Callable[[], gcloud_emulators.Emulator]) -> gcloud_emulators.Emulator:
@@ -43,3 +47,55 @@ def pubsub_emulator() -> Iterator[str]:
     The emulator's default project is ``gcloud_emulators.EMULATOR_PROJECT``.
     """
     yield from _run_emulator(gcloud_emulators.start_pubsub, "PUBSUB_EMULATOR_HOST")
+
+
+# --- the stack for integration tests ------------------------------------------------------
+
+
+@pytest.fixture
+def insights() -> Iterator[InsightsEmulator]:
+    emulator = InsightsEmulator(seed=7)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def sink(pubsub_emulator: str) -> Iterator[EventSink]:
+    events = EventSink(PROJECT, f"events-{uuid.uuid4().hex[:12]}")
+    yield events
+    events.close()
+
+
+@pytest.fixture(params=["sqlite"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the function keeps state; parametrize with "firestore" to use the emulator."""
+    if request.param == "firestore":
+        request.getfixturevalue("firestore_emulator")
+        return f"firestore:///poller-{uuid.uuid4().hex[:12]}"
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def launch(
+    insights: InsightsEmulator, sink: EventSink, state_url: str, tmp_path: Path
+) -> Iterator[Launch]:
+    """Start a function process on the shared state; every one is stopped after the test."""
+    started: list[FunctionProcess] = []
+
+    def start(target: str = "poll_operations", **overrides: str) -> FunctionProcess:
+        env = {
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "INSIGHTS_LOCATIONS": LOCATION,
+            "RESULTS_TOPIC": sink.topic.rsplit("/", 1)[1],
+            "STATE_URL": state_url,
+            "INSIGHTS_EMULATOR_HOST": insights.address or "",
+            **overrides,
+        }
+        function = FunctionProcess(env, tmp_path, target=target)
+        started.append(function)
+        return function
+
+    yield start
+    for function in started:
+        function.stop()

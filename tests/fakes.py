@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from google.longrunning import operations_pb2
 
 from insights_poller.events import Event
-from insights_poller.ports import CallError
+from insights_poller.ports import BudgetExhausted, CallError
 from insights_poller.state._common import new_record
 from insights_poller.state.base import NewOperation, Publication, TrackedOperation
 
@@ -29,37 +29,58 @@ class FakeClock:
 
 
 class FakeReader:
-    """Operations by name; listing pages in insertion order; faults by name or location."""
+    """Operations by name; listing pages in insertion order; faults by name or location.
 
-    def __init__(self, page_size: int = 2) -> None:
+    With a ``clock`` and ``seconds_per_call``, every call takes that long on the clock.
+    """
+
+    def __init__(
+        self, page_size: int = 2, clock: FakeClock | None = None, seconds_per_call: float = 0
+    ) -> None:
         self.operations: dict[str, operations_pb2.Operation] = {}
         self.page_size = page_size
+        self.clock = clock
+        self.seconds_per_call = seconds_per_call
         self.failing_locations: set[str] = set()
         self.failing_gets: set[str] = set()
         self.hidden_from_listing: set[str] = set()
         self.list_calls = 0
         self.get_calls: list[str] = []
+        self._lock = threading.Lock()
 
     def put(self, operation: operations_pb2.Operation) -> None:
         self.operations[operation.name] = operation
 
-    def list_operations(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
+    def list_page(
+        self, location: str, page_token: str, timeout_seconds: float
+    ) -> tuple[Sequence[operations_pb2.Operation], str]:
+        self._spend(timeout_seconds)
+        self.list_calls += 1
+        if location in self.failing_locations:
+            raise CallError("UNAVAILABLE", f"listing {location} failed")
         matching = [
             operation
             for name, operation in self.operations.items()
             if f"/locations/{location}/" in name and name not in self.hidden_from_listing
         ]
-        for start in range(0, max(len(matching), 1), self.page_size):
-            self.list_calls += 1
-            if location in self.failing_locations:
-                raise CallError("UNAVAILABLE", f"listing {location} failed")
-            yield matching[start : start + self.page_size]
+        start = int(page_token or 0)
+        end = start + self.page_size
+        return matching[start:end], str(end) if end < len(matching) else ""
 
-    def get_operation(self, name: str) -> operations_pb2.Operation | None:
-        self.get_calls.append(name)
+    def get_operation(self, name: str, timeout_seconds: float) -> operations_pb2.Operation | None:
+        self._spend(timeout_seconds)
+        with self._lock:
+            self.get_calls.append(name)
         if name in self.failing_gets:
             raise CallError("UNAVAILABLE", f"get {name} failed")
         return self.operations.get(name)
+
+    def _spend(self, timeout_seconds: float) -> None:
+        if timeout_seconds <= 0:
+            raise BudgetExhausted("no time left")
+        if self.clock is not None:
+            with self._lock:
+                self.clock.advance(self.seconds_per_call)
 
 
 class FakePublisher:
@@ -68,8 +89,12 @@ class FakePublisher:
     def __init__(self) -> None:
         self.published: list[Event] = []
         self.failing: set[str] = set()
+        self.timeouts: list[float] = []
 
-    def publish(self, events: Sequence[Event]) -> Mapping[str, CallError | None]:
+    def publish(
+        self, events: Sequence[Event], timeout_seconds: float
+    ) -> Mapping[str, CallError | None]:
+        self.timeouts.append(timeout_seconds)
         outcomes: dict[str, CallError | None] = {}
         for event in events:
             if event.operation in self.failing:
@@ -87,6 +112,7 @@ class InMemoryStateStore:
         self._lock = threading.Lock()
         self._watch_start: datetime.datetime | None = None
         self.records: dict[str, TrackedOperation] = {}
+        self.cursors: dict[str, str] = {}
         self.writes = 0
 
     def watch_start(self, now: datetime.datetime) -> datetime.datetime:
@@ -95,6 +121,14 @@ class InMemoryStateStore:
                 self._watch_start = now
                 self.writes += 1
             return self._watch_start
+
+    def listing_cursor(self, location: str) -> str:
+        return self.cursors.get(location, "")
+
+    def save_listing_cursor(self, location: str, page_token: str) -> None:
+        with self._lock:
+            self.cursors[location] = page_token
+            self.writes += 1
 
     def pending(self) -> list[TrackedOperation]:
         with self._lock:

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from google.cloud import pubsub_v1
 from devstack.gcloud_emulators import free_port
 
 REPO = Path(__file__).resolve().parent.parent
+PROJECT = "demo-project"
+LOCATION = "us-central1"
 
 
 class FunctionProcess:
@@ -130,6 +132,10 @@ class EventSink:
         with contextlib.suppress(NotFound):
             self.publisher.delete_topic(topic=self.topic, timeout=30)
         self.subscriber.close()
+
+
+Launch = Callable[..., FunctionProcess]
+"""Starts a function process on the test's shared state (the ``launch`` fixture)."""
 
 
 def event_data(message: pubsub_v1.types.PubsubMessage) -> dict[str, Any]:

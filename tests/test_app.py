@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import builders
+import pytest
 from fakes import FakePublisher, FakeReader, InMemoryStateStore
 
 from insights_poller import app
@@ -33,7 +35,8 @@ def test_a_failing_state_store_answers_500_json_and_publishes_nothing() -> None:
 
 def test_a_good_poll_answers_200_with_the_summary() -> None:
     reader = FakeReader()
-    reader.put(builders.issue_model_operation(builders.name(1)))
+    now = datetime.datetime.now(datetime.UTC)
+    reader.put(builders.issue_model_operation(builders.name(1), created=now))
     poller = app.Poller(
         SETTINGS, reader=reader, publisher=FakePublisher(), store=InMemoryStateStore()
     )
@@ -42,3 +45,30 @@ def test_a_good_poll_answers_200_with_the_summary() -> None:
 
     assert status == 200
     assert (body["published"], body["pending"], body["errors"]) == (0, 1, 0)
+
+
+def test_log_lines_are_json_with_severity_per_event_error_and_poll(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    reader = FakeReader()
+    reader.put(builders.issue_model_operation(builders.name(1), created=now, ended=now))
+    reader.put(builders.issue_model_operation(builders.name(2), created=now, ended=now))
+    publisher = FakePublisher()
+    publisher.failing.add(builders.name(2))
+    store = InMemoryStateStore()
+    store.watch_start(now - datetime.timedelta(minutes=1))
+    poller = app.Poller(SETTINGS, reader=reader, publisher=publisher, store=store)
+
+    body, status = app.handle_http("POST", b"", None, lambda: poller)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 500 and body["errors"] == 1
+    published, failed, summary = lines
+    assert published["severity"] == "INFO"
+    assert (published["operation"], published["state"]) == (builders.name(1), "SUCCEEDED")
+    assert published["runId"] == body["runId"]
+    assert failed["severity"] == "WARNING"
+    assert (failed["code"], failed["stage"]) == ("UNAVAILABLE", "publish")
+    assert failed["operation"] == builders.name(2)
+    assert summary["severity"] == "ERROR" and summary["summary"] == body

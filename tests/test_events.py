@@ -9,6 +9,7 @@ from typing import Any
 
 import builders
 import pytest
+from google.cloud import contact_center_insights_v1 as insights
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
@@ -159,7 +160,7 @@ def test_expired_event_uses_what_the_store_remembered() -> None:
         create_time=builders.T0,
     )
 
-    event = events.build_expired_event(record, detect_time=DETECTED)
+    event = events.build_expired_event(record, reason="NOT_FOUND", detect_time=DETECTED)
 
     data = data_of(event)
     assert data == {
@@ -172,3 +173,37 @@ def test_expired_event_uses_what_the_store_remembered() -> None:
     }
     assert event.attributes["state"] == "EXPIRED"
     assert event.attributes["ce-id"] == events.event_id(builders.name(5))
+
+
+def test_oversized_response_is_dropped_and_said_so() -> None:
+    operation = builders.issue_model_operation(builders.name(8), ended=ENDED)
+    huge = insights.IssueModel(display_name="x" * 11_000_000)
+    operation.response.CopyFrom(builders.pack(huge))
+
+    event = events.build_event(operation, detect_time=DETECTED)
+
+    assert len(event.data) < 10_000_000
+    data = data_of(event)
+    assert data["truncated"] is True
+    assert data["truncatedFields"] == ["response"]
+    assert data["response"] == {"@type": builders.pack(huge).type_url}
+    assert data["metadata"]["request"]["parent"].endswith("us-central1")
+
+
+def test_small_events_are_not_marked_truncated() -> None:
+    operation = builders.issue_model_operation(builders.name(8), ended=ENDED)
+
+    data = data_of(events.build_event(operation, detect_time=DETECTED))
+
+    assert "truncated" not in data and "truncatedFields" not in data
+
+
+def test_attributes_stay_within_pubsub_limits() -> None:
+    long_id = "7" * 2000
+    operation = builders.issue_model_operation(builders.name(long_id), ended=ENDED)
+
+    attributes = events.build_event(operation, detect_time=DETECTED).attributes
+
+    assert len(attributes) <= 100
+    assert all(len(value.encode()) <= 1024 for value in attributes.values())
+    assert all(len(key.encode()) <= 256 for key in attributes)

@@ -8,73 +8,18 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from google.rpc import code_pb2
-from stack import EventSink, FunctionProcess, event_data
+from stack import LOCATION, PROJECT, EventSink, Launch, event_data
 
 from insights_poller.emulator import InsightsEmulator
 from insights_poller.state.sqlite import SqliteStateStore
 
 pytestmark = pytest.mark.integration
 
-PROJECT = "demo-project"
-LOCATION = "us-central1"
 SOURCE = f"//contactcenterinsights.googleapis.com/projects/{PROJECT}/locations/{LOCATION}"
-
-Launch = Callable[..., FunctionProcess]
-
-
-@pytest.fixture
-def insights() -> Iterator[InsightsEmulator]:
-    emulator = InsightsEmulator(seed=7)
-    emulator.start()
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def sink(pubsub_emulator: str) -> Iterator[EventSink]:
-    events = EventSink(PROJECT, f"events-{uuid.uuid4().hex[:12]}")
-    yield events
-    events.close()
-
-
-@pytest.fixture(params=["sqlite"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the function keeps state; parametrize with "firestore" to use the emulator."""
-    if request.param == "firestore":
-        request.getfixturevalue("firestore_emulator")
-        return f"firestore:///poller-{uuid.uuid4().hex[:12]}"
-    return f"sqlite:///{tmp_path / 'state.db'}"
-
-
-@pytest.fixture
-def launch(
-    insights: InsightsEmulator, sink: EventSink, state_url: str, tmp_path: Path
-) -> Iterator[Launch]:
-    """Start a function process on the shared state; every one is stopped after the test."""
-    started: list[FunctionProcess] = []
-
-    def start(target: str = "poll_operations", **overrides: str) -> FunctionProcess:
-        env = {
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "INSIGHTS_LOCATIONS": LOCATION,
-            "RESULTS_TOPIC": sink.topic.rsplit("/", 1)[1],
-            "STATE_URL": state_url,
-            "INSIGHTS_EMULATOR_HOST": insights.address or "",
-            **overrides,
-        }
-        function = FunctionProcess(env, tmp_path, target=target)
-        started.append(function)
-        return function
-
-    yield start
-    for function in started:
-        function.stop()
 
 
 both_stores = pytest.mark.parametrize("state_url", ["sqlite", "firestore"], indirect=True)

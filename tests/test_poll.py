@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import builders
 import pytest
@@ -15,6 +16,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
 from insights_poller import core, events
+from insights_poller.ports import CallError
 from insights_poller.state.base import Publication
 
 LEASE = datetime.timedelta(minutes=10)
@@ -28,6 +30,8 @@ class World:
     clock: FakeClock
     locations: tuple[str, ...] = ("us-central1",)
     watch_since: datetime.datetime | None = None
+    budget: datetime.timedelta = datetime.timedelta(minutes=4)
+    max_pending_age: datetime.timedelta = datetime.timedelta(days=7)
     runs: int = 0
 
     def poll(self, requested: Sequence[str] = (), run_id: str | None = None) -> core.PollSummary:
@@ -41,6 +45,9 @@ class World:
                 watch_since=self.watch_since,
                 claim_lease=LEASE,
                 max_concurrency=4,
+                budget=self.budget,
+                publish_reserve=datetime.timedelta(seconds=30),
+                max_pending_age=self.max_pending_age,
             ),
             clock=self.clock,
             run_id=run_id or f"run-{self.runs}",
@@ -53,7 +60,8 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    return World(FakeReader(), InMemoryStateStore(), FakePublisher(), FakeClock(builders.T0))
+    clock = FakeClock(builders.T0)
+    return World(FakeReader(clock=clock), InMemoryStateStore(), FakePublisher(), clock)
 
 
 def later(world: World, minutes: float = 5) -> datetime.datetime:
@@ -351,3 +359,112 @@ def test_undated_operation_that_appears_after_the_first_poll_is_reported(world: 
 
     assert world.published_states() == {builders.name(21): "SUCCEEDED"}
     assert again.published == 0
+
+
+def test_budget_stops_new_checks_and_later_polls_reach_every_operation(world: World) -> None:
+    names = [builders.name(100 + i) for i in range(40)]
+    for name in names:
+        world.reader.put(builders.issue_model_operation(name, created=world.clock.now))
+    world.poll()
+    world.reader.hidden_from_listing.update(names)
+    world.reader.seconds_per_call = 1.0  # each GetOperation takes a second
+    world.budget = datetime.timedelta(seconds=45)  # 15 s of work after the 30 s reserve
+
+    checked_per_poll = []
+    for _ in range(4):
+        world.clock.advance(60)
+        world.reader.get_calls.clear()
+        summary = world.poll()
+        checked_per_poll.append(list(world.reader.get_calls))
+        assert summary.ok and summary.duration_seconds <= 45
+        assert summary.checked + summary.not_reached == 40
+
+    counts = [len(calls) for calls in checked_per_poll]
+    assert all(0 < count < 40 for count in counts), counts
+    # Oldest-checked first: no operation waits while others are checked twice.
+    reached = [name for calls in checked_per_poll[:3] for name in calls]
+    assert set(reached) == set(names)
+
+
+def test_listing_cut_by_the_budget_resumes_where_it_stopped(world: World) -> None:
+    for operation_id in range(10):  # five pages of two
+        world.reader.put(builders.issue_model_operation(builders.name(operation_id)))
+    world.reader.seconds_per_call = 10.0
+    world.budget = datetime.timedelta(seconds=60)  # 15 s of listing: two pages a poll
+
+    summaries = [world.poll() for _ in range(3)]
+    world.reader.seconds_per_call = 0
+    unhurried = world.poll()
+
+    assert all(summary.ok for summary in summaries)
+    assert not any(summary.listing_complete for summary in summaries)
+    assert [s.newly_tracked for s in summaries] == [4, 4, 2]  # pages 1-2, 3-4, then 5 and 1
+    assert summaries[2].pending == 10
+    assert unhurried.listing_complete and unhurried.listed == 10
+    assert world.store.listing_cursor("us-central1") == ""
+
+
+def test_stale_listing_cursor_starts_over(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(1)))
+    world.store.save_listing_cursor("us-central1", "stale")
+    world.reader.list_page = stale_aware(world.reader.list_page)  # type: ignore[method-assign,assignment]
+
+    summary = world.poll()
+
+    assert summary.ok and summary.listing_complete and summary.newly_tracked == 1
+    assert world.store.listing_cursor("us-central1") == ""
+
+
+def stale_aware(list_page: Callable[[str, str, float], Any]) -> Callable[[str, str, float], Any]:
+    """The real API answers INVALID_ARGUMENT for a page token it no longer honours."""
+
+    def wrapped(location: str, page_token: str, timeout_seconds: float) -> Any:
+        if page_token == "stale":
+            raise CallError("INVALID_ARGUMENT", "invalid page token")
+        return list_page(location, page_token, timeout_seconds)
+
+    return wrapped
+
+
+def test_publish_is_given_only_the_time_left_in_the_budget(world: World) -> None:
+    world.reader.put(builders.issue_model_operation(builders.name(1)))
+    world.poll()
+    world.reader.put(builders.issue_model_operation(builders.name(1), ended=later(world)))
+    world.reader.seconds_per_call = 5.0
+
+    world.poll()
+
+    assert world.publisher.timeouts == [240 - 5]  # one listing call spent 5 s
+
+
+def test_operation_pending_too_long_expires_once(world: World) -> None:
+    world.max_pending_age = datetime.timedelta(hours=1)
+    created = world.clock.now
+    world.reader.put(builders.issue_model_operation(builders.name(30), created=created))
+    world.poll()
+    later(world, 30)
+    assert world.poll().published == 0
+
+    later(world, 31)
+    summary = world.poll()
+    world.reader.put(builders.issue_model_operation(builders.name(30), ended=later(world)))
+    after = world.poll()
+
+    assert (summary.expired, summary.pending) == (1, 0)
+    [event] = world.publisher.published
+    assert json.loads(event.data)["expiredReason"] == "MAX_PENDING_AGE"
+    assert after.published == 0
+
+
+def test_operation_already_too_old_when_first_seen_expires_at_once(world: World) -> None:
+    world.max_pending_age = datetime.timedelta(hours=1)
+    world.reader.put(
+        builders.issue_model_operation(
+            builders.name(31), created=world.clock.now - datetime.timedelta(hours=2)
+        )
+    )
+
+    summary = world.poll()
+
+    assert (summary.newly_tracked, summary.expired) == (1, 1)
+    assert world.published_states() == {builders.name(31): "EXPIRED"}

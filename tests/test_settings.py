@@ -41,8 +41,11 @@ def test_every_setting_is_read() -> None:
             "INSIGHTS_TIMEOUT_SECONDS": "12.5",
             "INSIGHTS_PAGE_SIZE": "250",
             "INSIGHTS_MAX_CONCURRENCY": "4",
+            "INSIGHTS_MAX_RPS": "2.5",
             "PUBLISH_TIMEOUT_SECONDS": "20",
+            "POLL_BUDGET_SECONDS": "100",
             "CLAIM_LEASE_SECONDS": "120",
+            "MAX_PENDING_AGE": "3600",
         }
     )
 
@@ -54,6 +57,8 @@ def test_every_setting_is_read() -> None:
     assert (settings.insights_timeout_seconds, settings.insights_page_size) == (12.5, 250)
     assert settings.insights_max_concurrency == 4
     assert (settings.publish_timeout_seconds, settings.claim_lease_seconds) == (20, 120)
+    assert (settings.poll_budget_seconds, settings.insights_max_rps) == (100, 2.5)
+    assert settings.max_pending_age_seconds == 3600
 
 
 @pytest.mark.parametrize(
@@ -74,7 +79,10 @@ def test_every_setting_is_read() -> None:
         ("INSIGHTS_PAGE_SIZE", "ten", "not a number"),
         ("INSIGHTS_PAGE_SIZE", "0", "outside 1..1000"),
         ("INSIGHTS_MAX_CONCURRENCY", "1000", "outside 1..64"),
-        ("CLAIM_LEASE_SECONDS", "45", "must exceed PUBLISH_TIMEOUT_SECONDS"),
+        ("CLAIM_LEASE_SECONDS", "200", "must exceed POLL_BUDGET_SECONDS"),
+        ("POLL_BUDGET_SECONDS", "30", "must exceed PUBLISH_TIMEOUT_SECONDS"),
+        ("INSIGHTS_MAX_RPS", "0", "outside 0.1..50"),
+        ("MAX_PENDING_AGE", "1", "outside 60..3.1536e+07"),
     ],
 )
 def test_bad_setting_is_refused_naming_the_variable(

@@ -103,6 +103,26 @@ def test_watch_start_race_has_one_winner(open_store: StoreFactory) -> None:
     assert results <= {at(index) for index in range(len(stores))}
 
 
+# --- listing cursors ----------------------------------------------------------
+
+
+def test_listing_cursor_is_kept_per_location_until_cleared(open_store: StoreFactory) -> None:
+    store = open_store()
+    assert store.listing_cursor("us-central1") == ""
+
+    store.save_listing_cursor("us-central1", "token-a")
+    store.save_listing_cursor("europe-west1", "token-b")
+    store.save_listing_cursor("us-central1", "token-c")
+
+    other = open_store()
+    assert other.listing_cursor("us-central1") == "token-c"
+    assert other.listing_cursor("europe-west1") == "token-b"
+    other.save_listing_cursor("us-central1", "")
+    assert store.listing_cursor("us-central1") == ""
+    assert store.listing_cursor("europe-west1") == "token-b"
+    assert store.pending() == []
+
+
 # --- track / get_many / pending / mark_checked -------------------------------
 
 

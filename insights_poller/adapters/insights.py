@@ -1,14 +1,24 @@
-"""Insights adapter: the real ContactCenterInsightsClient, a deadline and retries on every RPC."""
+"""Insights adapter: the real ContactCenterInsightsClient, rate limited, every RPC with a deadline.
+
+The Insights API has one quota per project (3000 requests/min) shared with everything else
+the contact centre runs, and its client sets no retry or timeout on ListOperations or
+GetOperation. So each attempt here waits for the rate limiter, carries a deadline, and
+transient failures are retried with capped exponential backoff and full jitter, all within
+the time the caller gives.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from google.api_core import exceptions, retry
+from google.api_core import exceptions
 from google.longrunning import operations_pb2
 
-from insights_poller.ports import CallError
+from insights_poller.ports import BudgetExhausted, CallError
 
 if TYPE_CHECKING:
     from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
@@ -21,6 +31,8 @@ TRANSIENT_ERRORS = (
     exceptions.ResourceExhausted,
     exceptions.InternalServerError,
 )
+_FIRST_BACKOFF_SECONDS = 0.25
+_MAX_BACKOFF_SECONDS = 4.0
 
 
 def make_insights_client(emulator_host: str | None) -> ContactCenterInsightsClient:
@@ -35,11 +47,44 @@ def make_insights_client(emulator_host: str | None) -> ContactCenterInsightsClie
     import grpc
     from google.auth.credentials import AnonymousCredentials
 
-    channel = grpc.insecure_channel(emulator_host)
+    # No message size cap, as the client's own channel: responses can be megabytes.
+    channel = grpc.insecure_channel(
+        emulator_host,
+        options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
+    )
     transport = transports.ContactCenterInsightsGrpcTransport(
         channel=channel, credentials=AnonymousCredentials()
     )
     return ContactCenterInsightsClient(transport=transport)
+
+
+class RateLimiter:
+    """Spaces calls evenly at ``per_second``, across every thread of the instance."""
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+
+    def acquire(self, deadline: float) -> bool:
+        """Wait for a slot; False (without waiting) when the slot would come after ``deadline``."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            if slot > deadline:
+                return False
+            self._next_slot = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+        return True
 
 
 class InsightsOperationsReader:
@@ -51,36 +96,30 @@ class InsightsOperationsReader:
         project: str,
         *,
         page_size: int,
-        timeout_seconds: float,
+        rpc_timeout_seconds: float,
+        limiter: RateLimiter,
     ) -> None:
         self._client = client
         self._project = project
         self._page_size = page_size
-        self._timeout = timeout_seconds
-        # Retries share the RPC's deadline, with exponential backoff and jitter.
-        self._retry = retry.Retry(
-            predicate=retry.if_exception_type(*TRANSIENT_ERRORS),
-            initial=0.25,
-            maximum=4.0,
-            multiplier=2.0,
-            timeout=timeout_seconds,
-        )
+        self._rpc_timeout = rpc_timeout_seconds
+        self._limiter = limiter
 
-    def list_operations(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
-        parent = f"projects/{self._project}/locations/{location}"
-        page_token = ""
-        while True:
-            request = {"name": parent, "page_size": self._page_size, "page_token": page_token}
-            response = self._call(self._client.list_operations, request)
-            yield response.operations
-            page_token = response.next_page_token
-            if not page_token:
-                return
+    def list_page(
+        self, location: str, page_token: str, timeout_seconds: float
+    ) -> tuple[Sequence[operations_pb2.Operation], str]:
+        request = {
+            "name": f"projects/{self._project}/locations/{location}",
+            "page_size": self._page_size,
+            "page_token": page_token,
+        }
+        response = self._call(self._client.list_operations, request, timeout_seconds)
+        return response.operations, response.next_page_token
 
-    def get_operation(self, name: str) -> operations_pb2.Operation | None:
+    def get_operation(self, name: str, timeout_seconds: float) -> operations_pb2.Operation | None:
         try:
             operation: operations_pb2.Operation = self._call(
-                self._client.get_operation, {"name": name}
+                self._client.get_operation, {"name": name}, timeout_seconds
             )
         except CallError as error:
             if error.code == "NOT_FOUND":
@@ -88,15 +127,32 @@ class InsightsOperationsReader:
             raise
         return operation
 
-    def _call(self, method: Any, request: dict[str, Any]) -> Any:
-        try:
-            return method(request, retry=self._retry, timeout=self._timeout)
-        except exceptions.GoogleAPICallError as error:
-            raise CallError(_code_name(error), error.message or str(error)) from error
-        except exceptions.RetryError as error:
-            raise CallError("DEADLINE_EXCEEDED", str(error)) from error
+    def _call(self, method: Any, request: dict[str, Any], timeout_seconds: float) -> Any:
+        deadline = time.monotonic() + min(self._rpc_timeout, timeout_seconds)
+        backoff = _FIRST_BACKOFF_SECONDS
+        attempt = 0
+        while True:
+            if not self._limiter.acquire(deadline):
+                if attempt == 0:
+                    raise BudgetExhausted(
+                        f"no Insights call slot before the deadline for {request}"
+                    )
+                raise CallError("DEADLINE_EXCEEDED", "retries ran out of time (rate limited)")
+            attempt += 1
+            try:
+                return method(request, retry=None, timeout=max(deadline - time.monotonic(), 0.01))
+            except TRANSIENT_ERRORS as error:
+                pause = random.uniform(0, backoff)  # full jitter
+                if time.monotonic() + pause >= deadline:
+                    raise _call_error(error, attempt) from error
+                time.sleep(pause)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+            except exceptions.GoogleAPICallError as error:
+                raise _call_error(error, attempt) from error
 
 
-def _code_name(error: exceptions.GoogleAPICallError) -> str:
+def _call_error(error: exceptions.GoogleAPICallError, attempts: int) -> CallError:
     code = error.grpc_status_code
-    return code.name if code is not None else type(error).__name__
+    name = code.name if code is not None else type(error).__name__
+    suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return CallError(name, (error.message or str(error)) + suffix)

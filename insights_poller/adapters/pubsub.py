@@ -40,39 +40,45 @@ def make_publisher_client() -> PublisherClient:
 class PubSubEventPublisher:
     """EventPublisher over one topic.
 
-    Every attempt of the client's background retries ends within 90% of
-    ``timeout_seconds``: once ``publish`` returns, no message it gave up on can
-    still be sent later (which would duplicate it after another poll's re-publish).
+    The client publishes in background batches and retries on its own. Each call here gives
+    those retries a deadline of half the time allowed and each attempt 40% of it, so every
+    attempt is over before ``publish`` stops waiting: a message it reports as failed cannot
+    land later, after another poll has re-published it.
     """
 
-    def __init__(self, client: PublisherClient, topic: str, *, timeout_seconds: float) -> None:
+    def __init__(self, client: PublisherClient, topic: str) -> None:
         self._client = client
         self._topic = topic
-        self._timeout = timeout_seconds
-        self._retry = retry.Retry(
+
+    def publish(
+        self, events: Sequence[Event], timeout_seconds: float
+    ) -> Mapping[str, CallError | None]:
+        publish_retry = retry.Retry(
             predicate=retry.if_exception_type(*_TRANSIENT_ERRORS),
             initial=0.1,
             maximum=5.0,
             multiplier=2.0,
             timeout=timeout_seconds * 0.5,
         )
-
-    def publish(self, events: Sequence[Event]) -> Mapping[str, CallError | None]:
-        pending = {
-            self._client.publish(
-                self._topic,
-                event.data,
-                retry=self._retry,
-                timeout=self._timeout * 0.4,
-                **event.attributes,
-            ): event.operation
-            for event in events
-        }
-        done, not_done = futures.wait(pending, timeout=self._timeout)
         outcomes: dict[str, CallError | None] = {}
+        pending: dict[futures.Future[str], str] = {}
+        for event in events:
+            try:
+                future = self._client.publish(
+                    self._topic,
+                    event.data,
+                    retry=publish_retry,
+                    timeout=timeout_seconds * 0.4,
+                    **event.attributes,
+                )
+            except Exception as error:  # refused before sending, e.g. too large
+                outcomes[event.operation] = _call_error(error)
+            else:
+                pending[future] = event.operation
+        done, not_done = futures.wait(pending, timeout=timeout_seconds)
         for future in done:
-            error = future.exception()
-            outcomes[pending[future]] = None if error is None else _call_error(error)
+            failure = future.exception()
+            outcomes[pending[future]] = None if failure is None else _call_error(failure)
         for future in not_done:
             outcomes[pending[future]] = CallError(
                 "DEADLINE_EXCEEDED", "publish did not finish in time"

@@ -64,6 +64,14 @@ class StateStore(Protocol):
         """The time the poller started watching: stored by the first call, returned ever after."""
         ...
 
+    def listing_cursor(self, location: str) -> str:
+        """The page token where the last cut-short listing of ``location`` stopped ("" if none)."""
+        ...
+
+    def save_listing_cursor(self, location: str, page_token: str) -> None:
+        """Remember where to resume listing ``location``; "" forgets it."""
+        ...
+
     def pending(self) -> list[TrackedOperation]:
         """Every PENDING record, least recently checked first (never checked first of all)."""
         ...

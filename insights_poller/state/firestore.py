@@ -54,6 +54,8 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 WATCH_DOCUMENT_ID = "_watch"
+CURSORS_DOCUMENT_ID = "_listing_cursors"
+"""Per location (one field each), where a listing cut short by the poll's budget resumes."""
 """Id of the metadata document; operation document ids never start with ``_``."""
 
 DEFAULT_TIMEOUT = 30.0
@@ -272,6 +274,16 @@ class FirestoreStateStore:
             self._watch_start = _time(snapshot.get("watch_start"))
         assert self._watch_start is not None
         return self._watch_start
+
+    def listing_cursor(self, location: str) -> str:
+        snapshot = self._collection.document(CURSORS_DOCUMENT_ID).get(timeout=self._timeout)
+        cursors = (snapshot.to_dict() or {}) if snapshot.exists else {}
+        return str(cursors.get(location, ""))
+
+    def save_listing_cursor(self, location: str, page_token: str) -> None:
+        reference = self._collection.document(CURSORS_DOCUMENT_ID)
+        value = page_token if page_token else firestore.DELETE_FIELD
+        reference.set({location: value}, merge=True, timeout=self._timeout)
 
     def pending(self) -> list[TrackedOperation]:
         """One query on ``status == PENDING``, ordered here rather than by an index."""

@@ -32,6 +32,7 @@ from insights_poller.state.base import NewOperation, Publication, RecordStatus, 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a call waits for another process's write transaction before failing."""
 
+_CURSOR_KEY = "listing_cursor:"
 _CHUNK = 500  # names per IN (...) list, well below SQLite's bound-parameter limit
 
 _COLUMNS = (
@@ -192,6 +193,23 @@ class SqliteStateStore:
         start = _time(value)
         assert start is not None
         return start
+
+    def listing_cursor(self, location: str) -> str:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT value FROM meta WHERE key = ?", (_CURSOR_KEY + location,)
+            ).fetchone()
+        return str(row[0]) if row else ""
+
+    def save_listing_cursor(self, location: str, page_token: str) -> None:
+        with self._transaction() as connection:
+            if page_token:
+                connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (_CURSOR_KEY + location, page_token),
+                )
+            else:
+                connection.execute("DELETE FROM meta WHERE key = ?", (_CURSOR_KEY + location,))
 
     def pending(self) -> list[TrackedOperation]:
         """PENDING records, never checked first, then by ``last_checked``, then ``first_seen``."""
