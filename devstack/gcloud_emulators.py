@@ -141,8 +141,11 @@ def start_firestore() -> Emulator:
     return _start("Firestore", ["emulators", "firestore", "start"], host_port, workdir)
 
 
-def start_pubsub(project: str = EMULATOR_PROJECT) -> Emulator:
-    """Start the Pub/Sub emulator on a free loopback port, with its data in a temp dir."""
+def start_pubsub(project: str = EMULATOR_PROJECT, port: int | None = None) -> Emulator:
+    """Start the Pub/Sub emulator on ``port`` (default: a free one) with its data in a temp dir.
+
+    Starting one again on the port of a stopped one is how tests stage an outage.
+    """
     require_tools()
     workdir = Path(tempfile.mkdtemp(prefix="pubsub-emulator-"))
     (workdir / "data").mkdir()
@@ -154,4 +157,4 @@ def start_pubsub(project: str = EMULATOR_PROJECT) -> Emulator:
         f"--project={project}",
         f"--data-dir={workdir / 'data'}",
     ]
-    return _start("Pub/Sub", args, f"127.0.0.1:{free_port()}", workdir)
+    return _start("Pub/Sub", args, f"127.0.0.1:{port or free_port()}", workdir)

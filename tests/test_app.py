@@ -72,3 +72,16 @@ def test_log_lines_are_json_with_severity_per_event_error_and_poll(
     assert (failed["code"], failed["stage"]) == ("UNAVAILABLE", "publish")
     assert failed["operation"] == builders.name(2)
     assert summary["severity"] == "ERROR" and summary["summary"] == body
+
+
+def test_too_many_requested_names_is_a_400_before_anything_runs() -> None:
+    reader = FakeReader()
+    poller = app.Poller(SETTINGS, reader=reader, publisher=FakePublisher(), store=None)
+    names = [builders.name(n) for n in range(app.MAX_REQUESTED_OPERATIONS + 1)]
+
+    body, status = app.handle_http(
+        "POST", json.dumps({"operations": names}).encode(), None, lambda: poller
+    )
+
+    assert status == 400 and "more than 1000" in body["error"]
+    assert reader.list_calls == 0 and reader.get_calls == []

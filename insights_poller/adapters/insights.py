@@ -128,15 +128,19 @@ class InsightsOperationsReader:
         return operation
 
     def _call(self, method: Any, request: dict[str, Any], timeout_seconds: float) -> Any:
+        """One call, retried on transient codes, within its deadline.
+
+        When the caller's time (the poll's budget), not the RPC deadline, is what runs out,
+        the call was not reached rather than failed: ``BudgetExhausted``.
+        """
+        cut_by_caller = timeout_seconds < self._rpc_timeout
         deadline = time.monotonic() + min(self._rpc_timeout, timeout_seconds)
         backoff = _FIRST_BACKOFF_SECONDS
         attempt = 0
         while True:
             if not self._limiter.acquire(deadline):
-                if attempt == 0:
-                    raise BudgetExhausted(
-                        f"no Insights call slot before the deadline for {request}"
-                    )
+                if attempt == 0 or cut_by_caller:
+                    raise BudgetExhausted(f"no Insights call slot in time for {request}")
                 raise CallError("DEADLINE_EXCEEDED", "retries ran out of time (rate limited)")
             attempt += 1
             try:
@@ -144,6 +148,10 @@ class InsightsOperationsReader:
             except TRANSIENT_ERRORS as error:
                 pause = random.uniform(0, backoff)  # full jitter
                 if time.monotonic() + pause >= deadline:
+                    if cut_by_caller and isinstance(error, exceptions.DeadlineExceeded):
+                        raise BudgetExhausted(
+                            f"the poll's time ran out during {request}"
+                        ) from error
                     raise _call_error(error, attempt) from error
                 time.sleep(pause)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)

@@ -146,9 +146,16 @@ def _bucket(ctx: OperationContext) -> str:
 
 def _pad_transcript(conversation: Any, size: int) -> None:
     """Grow the transcript until the serialized Conversation has at least ``size`` bytes."""
+    # ByteSize() is O(size): measure one segment's cost, add them in bulk, then top up.
     segments = conversation.transcript.transcript_segments
-    while (missing := size - conversation.ByteSize()) > 0:
-        segments.add(text=_SEGMENT_TEXT[:missing], channel_tag=1 + len(segments) % 2)
+    segments.add(text=_SEGMENT_TEXT, channel_tag=1)
+    first = conversation.ByteSize()
+    segments.add(text=_SEGMENT_TEXT, channel_tag=2)
+    per_segment = conversation.ByteSize() - first
+    for index in range(max(size - first, 0) // per_segment - 1):
+        segments.add(text=_SEGMENT_TEXT, channel_tag=1 + index % 2)
+    while conversation.ByteSize() < size:
+        segments.add(text=_SEGMENT_TEXT, channel_tag=1 + len(segments) % 2)
 
 
 def _upload_conversation_metadata(ctx: OperationContext) -> dict[str, Any]:
