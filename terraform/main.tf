@@ -1,0 +1,59 @@
+# Root module of the Insights operations poller: a Cloud Function (2nd gen) that Cloud Scheduler
+# triggers, which publishes one CloudEvent per finished Contact Center AI Insights operation.
+#
+# Files by purpose: apis.tf (services), source.tf (code archive, bucket, image repository),
+# function.tf, scheduler.tf, pubsub.tf, firestore.tf, iam.tf (identities and every grant).
+
+# For the project number (the Pub/Sub service agent's address). Read once the APIs are on: in a
+# new project the Cloud Resource Manager API it calls may not be enabled yet at plan time.
+data "google_project" "main" {
+  project_id = var.project_id
+
+  depends_on = [google_project_service.main]
+}
+
+locals {
+  # The environment the function runs with: every variable the code requires, and the optional
+  # ones this configuration owns. tests/test_terraform.py holds these names against
+  # insights_poller.settings.REQUIRED_VARIABLES and OPTIONAL_VARIABLES.
+  poller_environment = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    INSIGHTS_LOCATIONS   = join(",", var.insights_locations)
+    RESULTS_TOPIC        = google_pubsub_topic.events.id
+    STATE_URL            = local.state_url
+    POLL_BUDGET_SECONDS  = tostring(local.poll_budget_seconds)
+  }
+
+  # Optional settings of the code a user may set through var.poller_settings. Every other
+  # optional setting of the code is either in poller_environment or an emulator host, which is
+  # never deployed.
+  tunable_poller_settings = [
+    "WATCH_SINCE",
+    "INSIGHTS_TIMEOUT_SECONDS",
+    "INSIGHTS_PAGE_SIZE",
+    "INSIGHTS_MAX_CONCURRENCY",
+    "INSIGHTS_MAX_RPS",
+    "PUBLISH_TIMEOUT_SECONDS",
+    "CLAIM_LEASE_SECONDS",
+    "MAX_PENDING_AGE",
+  ]
+
+  # A poll must be done (publishes awaited, records written) before the platform cuts the
+  # request at the function timeout: its budget follows the timeout, less a margin for a cold
+  # start. The code requires PUBLISH_TIMEOUT_SECONDS < POLL_BUDGET_SECONDS < CLAIM_LEASE_SECONDS;
+  # the function's precondition checks that at plan time, with the code's defaults for what
+  # poller_settings leaves unset (tests/test_terraform.py holds these defaults to the code's).
+  poll_budget_seconds                  = var.function_timeout_seconds - 60
+  code_default_publish_timeout_seconds = 60
+  code_default_claim_lease_seconds     = 600
+  publish_timeout_seconds              = tonumber(lookup(var.poller_settings, "PUBLISH_TIMEOUT_SECONDS", local.code_default_publish_timeout_seconds))
+  claim_lease_seconds                  = tonumber(lookup(var.poller_settings, "CLAIM_LEASE_SECONDS", local.code_default_claim_lease_seconds))
+
+  # The code accepts firestore:///COLLECTION (default database) or
+  # firestore://DATABASE/COLLECTION; on Cloud Run it refuses anything that is not Firestore.
+  firestore_database_id = var.create_firestore_database ? google_firestore_database.main[0].name : var.firestore_database_id
+  state_url             = local.firestore_database_id == "(default)" ? "firestore:///${var.firestore_collection}" : "firestore://${local.firestore_database_id}/${var.firestore_collection}"
+
+  # The Pub/Sub service agent moves undeliverable messages to the dead-letter topic.
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.main.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}

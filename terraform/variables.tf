@@ -1,0 +1,210 @@
+variable "project_id" {
+  type        = string
+  description = "The Google Cloud project to deploy into; its Insights operations are the ones watched."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project ID (6-30 lowercase letters, digits and hyphens), not a project number or name."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the function, its schedule, its source bucket and image repository (and of the Firestore database unless firestore_location_id is set)."
+  default     = "us-central1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1."
+  }
+}
+
+variable "name" {
+  type        = string
+  description = "Base name of every resource: the function and Cloud Run service, the scheduler job, topics, service accounts (NAME-run, NAME-invoker, NAME-build)."
+  default     = "insights-poller"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name))
+    error_message = "name must be 3-20 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen (service account IDs are built from it)."
+  }
+}
+
+variable "insights_locations" {
+  type        = list(string)
+  description = "Insights locations whose operations are watched (INSIGHTS_LOCATIONS)."
+  default     = ["us-central1"]
+
+  validation {
+    condition     = length(var.insights_locations) > 0 && alltrue([for location in var.insights_locations : can(regex("^[a-z][a-z0-9-]{0,62}$", location))])
+    error_message = "insights_locations must list at least one location ID such as us-central1."
+  }
+}
+
+variable "schedule" {
+  type        = string
+  description = "How often Cloud Scheduler triggers a poll, in unix-cron format."
+  default     = "*/5 * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.schedule))) == 5
+    error_message = "schedule must be a unix-cron expression with five fields, such as \"*/5 * * * *\"."
+  }
+}
+
+variable "schedule_time_zone" {
+  type        = string
+  description = "Time zone of the schedule (a tz database name)."
+  default     = "Etc/UTC"
+}
+
+variable "scheduler_retry_count" {
+  type        = number
+  description = "How many times Cloud Scheduler retries a poll that failed (answered 5xx or timed out) before the next scheduled run."
+  default     = 1
+
+  validation {
+    condition     = var.scheduler_retry_count >= 0 && var.scheduler_retry_count <= 5 && floor(var.scheduler_retry_count) == var.scheduler_retry_count
+    error_message = "scheduler_retry_count must be a whole number from 0 to 5."
+  }
+}
+
+variable "function_timeout_seconds" {
+  type        = number
+  description = "How long one poll may run. The poller's POLL_BUDGET_SECONDS is 60 s less (above 540 s, raise CLAIM_LEASE_SECONDS in poller_settings past it); the scheduler's attempt deadline is 30 s more, and Cloud Scheduler allows at most 1800 s."
+  default     = 300
+
+  validation {
+    condition     = var.function_timeout_seconds >= 180 && var.function_timeout_seconds <= 1770 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
+    error_message = "function_timeout_seconds must be a whole number from 180 to 1770."
+  }
+}
+
+variable "function_memory_mib" {
+  type        = number
+  description = "Memory of each function instance, in MiB."
+  default     = 512
+
+  validation {
+    condition     = var.function_memory_mib >= 256 && var.function_memory_mib <= 4096 && floor(var.function_memory_mib) == var.function_memory_mib
+    error_message = "function_memory_mib must be a whole number from 256 to 4096."
+  }
+}
+
+variable "function_max_instance_count" {
+  type        = number
+  description = "Most instances of the function at once. Overlapping polls are safe, but the Insights rate limit (INSIGHTS_MAX_RPS) applies per instance: with more than one, divide it."
+  default     = 1
+
+  validation {
+    condition     = var.function_max_instance_count >= 1 && var.function_max_instance_count <= 100 && floor(var.function_max_instance_count) == var.function_max_instance_count
+    error_message = "function_max_instance_count must be a whole number from 1 to 100."
+  }
+}
+
+variable "poller_settings" {
+  type        = map(string)
+  description = "Optional settings of the poller, as environment variables: WATCH_SINCE, INSIGHTS_TIMEOUT_SECONDS, INSIGHTS_PAGE_SIZE, INSIGHTS_MAX_CONCURRENCY, INSIGHTS_MAX_RPS, PUBLISH_TIMEOUT_SECONDS, CLAIM_LEASE_SECONDS, MAX_PENDING_AGE (see the project README). The others are set by this configuration (POLL_BUDGET_SECONDS from function_timeout_seconds)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, value in var.poller_settings : can(regex("^[A-Z][A-Z0-9_]*$", key)) && trimspace(value) != ""])
+    error_message = "poller_settings keys must be environment variable names (upper case) with non-empty values."
+  }
+}
+
+variable "create_firestore_database" {
+  type        = bool
+  description = "Create the Firestore database (native mode) named firestore_database_id. Set to false to use an existing one."
+  default     = true
+}
+
+variable "firestore_database_id" {
+  type        = string
+  description = "The Firestore database holding the poller's state: created unless create_firestore_database is false. \"(default)\" selects the project's default database."
+  default     = "insights-poller"
+
+  validation {
+    condition     = var.firestore_database_id == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database_id))
+    error_message = "firestore_database_id must be \"(default)\" or 4-63 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "firestore_location_id" {
+  type        = string
+  description = "Location of a created Firestore database (a region such as us-central1, or a multi-region such as nam5). Null: the region."
+  default     = null
+}
+
+variable "firestore_collection" {
+  type        = string
+  description = "The Firestore collection the poller keeps one document per operation in."
+  default     = "insights-poller"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,100}$", var.firestore_collection)) && !can(regex("^__.*__$", var.firestore_collection))
+    error_message = "firestore_collection must be 1-100 letters, digits, underscores or hyphens, and not of the reserved form __NAME__."
+  }
+}
+
+variable "firestore_point_in_time_recovery_enabled" {
+  type        = bool
+  description = "Enable point-in-time recovery (7 days of versions) on a created Firestore database."
+  default     = false
+}
+
+variable "topic_message_retention_seconds" {
+  type        = number
+  description = "How long the events topic retains published messages, so that a subscription created later can seek back to them. 0 disables retention."
+  default     = 604800
+
+  validation {
+    condition     = var.topic_message_retention_seconds == 0 || (var.topic_message_retention_seconds >= 600 && var.topic_message_retention_seconds <= 2678400)
+    error_message = "topic_message_retention_seconds must be 0 or between 600 (10 minutes) and 2678400 (31 days)."
+  }
+}
+
+variable "create_example_subscription" {
+  type        = bool
+  description = "Create an example pull subscription on the events topic, with a dead-letter topic (and a subscription keeping its messages)."
+  default     = true
+}
+
+variable "example_subscription_max_delivery_attempts" {
+  type        = number
+  description = "Deliveries of a message to the example subscription before it goes to the dead-letter topic."
+  default     = 5
+
+  validation {
+    condition     = var.example_subscription_max_delivery_attempts >= 5 && var.example_subscription_max_delivery_attempts <= 100 && floor(var.example_subscription_max_delivery_attempts) == var.example_subscription_max_delivery_attempts
+    error_message = "example_subscription_max_delivery_attempts must be a whole number from 5 to 100."
+  }
+}
+
+variable "source_archive_retention_days" {
+  type        = number
+  description = "Days a replaced source archive is kept in the source bucket before deletion."
+  default     = 30
+
+  validation {
+    condition     = var.source_archive_retention_days >= 1 && floor(var.source_archive_retention_days) == var.source_archive_retention_days
+    error_message = "source_archive_retention_days must be a whole number of at least 1."
+  }
+}
+
+variable "image_retention_days" {
+  type        = number
+  description = "Days an image is kept in the image repository; the 5 most recent are always kept."
+  default     = 30
+
+  validation {
+    condition     = var.image_retention_days >= 1 && floor(var.image_retention_days) == var.image_retention_days
+    error_message = "image_retention_days must be a whole number of at least 1."
+  }
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels added to every resource that supports them."
+  default     = {}
+}

@@ -1,0 +1,25 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.0, < 8.0"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4, < 3.0"
+    }
+    # Only for time_sleep.main (see function.tf).
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.11, < 1.0"
+    }
+  }
+}
+
+provider "google" {
+  project        = var.project_id
+  region         = var.region
+  default_labels = var.labels
+}

@@ -1,0 +1,790 @@
+"""The Terraform configuration (terraform/) held against the code it deploys.
+
+No provider can be downloaded where these tests run, so `terraform validate` and `plan` cannot
+run; `make test` runs `terraform fmt -check` and checkov. These tests parse the HCL (python-hcl2)
+and check what neither would catch: the entry point, the environment the code reads, what the
+source archive contains, how the scheduler reaches the function, and every IAM grant.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hcl2.utils import SerializationOptions
+
+from insights_poller import names
+from insights_poller.settings import (
+    OPTIONAL_VARIABLES,
+    REQUIRED_VARIABLES,
+    ConfigurationError,
+    Settings,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TERRAFORM = ROOT / "terraform"
+
+RUNTIME = "serviceAccount:${google_service_account.runtime.email}"
+INVOKER = "serviceAccount:${google_service_account.invoker.email}"
+BUILD = "serviceAccount:${google_service_account.build.email}"
+PUBSUB_AGENT = "${local.pubsub_service_agent}"
+FUNCTION_URI = "${google_cloudfunctions2_function.main.service_config[0].uri}"
+
+# The resource argument naming what each kind of IAM member resource grants on.
+IAM_TARGET_ARGUMENT = {
+    "google_project_iam_member": "project",
+    "google_pubsub_topic_iam_member": "topic",
+    "google_pubsub_subscription_iam_member": "subscription",
+    "google_cloud_run_v2_service_iam_member": "name",
+    "google_artifact_registry_repository_iam_member": "repository",
+    "google_storage_bucket_iam_member": "bucket",
+}
+
+# Every grant of the configuration: (resource type, granted on, role, member).
+EXPECTED_GRANTS = {
+    # Runtime: Insights operations (custom role), its Firestore database, the events topic.
+    (
+        "google_project_iam_member",
+        "${var.project_id}",
+        "${google_project_iam_custom_role.main.name}",
+        RUNTIME,
+    ),
+    ("google_project_iam_member", "${var.project_id}", "roles/datastore.user", RUNTIME),
+    (
+        "google_pubsub_topic_iam_member",
+        "${google_pubsub_topic.events.name}",
+        "roles/pubsub.publisher",
+        RUNTIME,
+    ),
+    # Invoker: the function's Cloud Run service, nothing else.
+    (
+        "google_cloud_run_v2_service_iam_member",
+        "${google_cloudfunctions2_function.main.service_config[0].service}",
+        "roles/run.invoker",
+        INVOKER,
+    ),
+    # Build: logs, its image repository, the source bucket.
+    ("google_project_iam_member", "${var.project_id}", "roles/logging.logWriter", BUILD),
+    (
+        "google_artifact_registry_repository_iam_member",
+        "${google_artifact_registry_repository.main.name}",
+        "roles/artifactregistry.writer",
+        BUILD,
+    ),
+    (
+        "google_storage_bucket_iam_member",
+        "${google_storage_bucket.main.name}",
+        "roles/storage.objectViewer",
+        BUILD,
+    ),
+    # Pub/Sub service agent: dead-lettering of the example subscription.
+    (
+        "google_pubsub_topic_iam_member",
+        "${google_pubsub_topic.dead_letter[0].name}",
+        "roles/pubsub.publisher",
+        PUBSUB_AGENT,
+    ),
+    (
+        "google_pubsub_subscription_iam_member",
+        "${google_pubsub_subscription.example[0].name}",
+        "roles/pubsub.subscriber",
+        PUBSUB_AGENT,
+    ),
+}
+
+REQUIRED_APIS = {
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "contactcenterinsights.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+}
+
+CLOUD_SCHEDULER_MAX_ATTEMPT_DEADLINE_SECONDS = 1800
+
+
+# --- The configuration, parsed -------------------------------------------------------------------
+
+
+class Config:
+    """Every block of terraform/*.tf, by kind and name."""
+
+    def __init__(self, files: Mapping[str, Mapping[str, Any]]) -> None:
+        self.files = files
+        self.resources: dict[tuple[str, str], dict[str, Any]] = {}
+        self.data: dict[tuple[str, str], dict[str, Any]] = {}
+        self.variables: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.locals: dict[str, Any] = {}
+        self.terraform: list[dict[str, Any]] = []
+        for parsed in files.values():
+            for kind, into in (("resource", self.resources), ("data", self.data)):
+                for block in parsed.get(kind, []):
+                    for type_, named in block.items():
+                        for name, body in named.items():
+                            assert (type_, name) not in into, f"{kind} {type_}.{name} twice"
+                            into[(type_, name)] = body
+            for kind, by_name in (("variable", self.variables), ("output", self.outputs)):
+                for block in parsed.get(kind, []):
+                    for name, body in block.items():
+                        assert name not in by_name, f"{kind} {name} twice"
+                        by_name[name] = body
+            for block in parsed.get("locals", []):
+                for name, value in block.items():
+                    assert name not in self.locals, f"local {name} twice"
+                    self.locals[name] = value
+            self.terraform.extend(parsed.get("terraform", []))
+
+    def resource(self, type_: str, name: str) -> dict[str, Any]:
+        assert (type_, name) in self.resources, f"terraform/ has no resource {type_}.{name}"
+        return self.resources[(type_, name)]
+
+    def of_type(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {name: body for (kind, name), body in self.resources.items() if kind == type_}
+
+
+@cache
+def config() -> Config:
+    options = SerializationOptions(
+        with_comments=False, explicit_blocks=False, strip_string_quotes=True
+    )
+    files: dict[str, dict[str, Any]] = {}
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            files[path.name] = hcl2.load(handle, serialization_options=options)
+    assert files, "terraform/ holds no .tf file"
+    return Config(files)
+
+
+def block(body: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The one nested block ``name`` of a block body."""
+    blocks = body.get(name)
+    assert isinstance(blocks, list), f"no {name} block"
+    assert len(blocks) == 1, f"{len(blocks)} {name} blocks, expected one"
+    only = blocks[0]
+    assert isinstance(only, dict)
+    return only
+
+
+def strings(value: object) -> Iterator[str]:
+    """Every string anywhere in a parsed value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield str(key)
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
+def variable_default(name: str) -> Any:
+    variable = config().variables[name]
+    assert "default" in variable, f"variable {name} has no default"
+    return variable["default"]
+
+
+def validation_conditions(name: str) -> list[str]:
+    return [str(rule["condition"]) for rule in config().variables[name].get("validation", [])]
+
+
+# --- Versions, variables, outputs ----------------------------------------------------------------
+
+
+def test_terraform_and_provider_versions_are_pinned() -> None:
+    (terraform,) = config().terraform
+    assert terraform["required_version"] == ">= 1.5"
+    providers = block(terraform, "required_providers")
+    assert providers["google"] == {"source": "hashicorp/google", "version": ">= 6.0, < 8.0"}
+    assert providers["archive"]["source"] == "hashicorp/archive"
+    used = {type_.split("_")[0] for type_, _ in [*config().resources, *config().data]}
+    assert used <= set(providers), f"providers used but not required: {used - set(providers)}"
+
+
+def test_every_variable_is_typed_described_and_numbers_carry_their_unit() -> None:
+    units = ("_seconds", "_days", "_mib", "_count", "_attempts")
+    for name, variable in config().variables.items():
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), f"variable {name} is not snake_case"
+        assert variable.get("type"), f"variable {name} has no type"
+        assert str(variable.get("description", "")).strip(), f"variable {name} has no description"
+        if variable["type"] == "number":
+            assert name.endswith(units), f"number variable {name} names no unit ({units})"
+
+
+def test_every_output_is_described() -> None:
+    for name, output in config().outputs.items():
+        assert str(output.get("description", "")).strip(), f"output {name} has no description"
+    wanted = {
+        "function_name",
+        "function_url",
+        "results_topic_id",
+        "runtime_service_account_email",
+        "invoker_service_account_email",
+        "scheduler_job_name",
+    }
+    assert wanted <= set(config().outputs)
+
+
+def test_every_object_name_is_snake_case() -> None:
+    named = [*config().resources, *config().data]
+    for type_, name in named:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), f"{type_}.{name} is not snake_case"
+    for name in config().locals:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), f"local {name} is not snake_case"
+
+
+def test_a_block_alone_of_its_type_is_named_main() -> None:
+    named = [*config().resources, *config().data]
+    for type_, name in named:
+        alone = [other for other, _ in named if other == type_] == [type_]
+        assert not alone or name == "main", f"{type_}.{name} is the only one: name it main"
+
+
+def test_readme_documents_every_input_and_output_and_the_deploy_and_poll_commands() -> None:
+    readme = (TERRAFORM / "README.md").read_text(encoding="utf-8")
+    for name in [*config().variables, *config().outputs]:
+        assert re.search(rf"^\| `{name}` \|", readme, re.MULTILINE), f"README table lacks {name}"
+    for command in (
+        "terraform -chdir=terraform init",
+        "terraform -chdir=terraform apply",
+        "gcloud scheduler jobs run",
+    ):
+        assert command in readme, f"README does not show {command}"
+
+
+def test_example_tfvars_sets_only_declared_variables() -> None:
+    text = (TERRAFORM / "terraform.tfvars.example").read_text(encoding="utf-8")
+    assigned = set(re.findall(r"^#?\s*([a-z][a-z0-9_]*)\s*=", text, re.MULTILINE))
+    unknown = assigned - set(config().variables)
+    assert not unknown, f"terraform.tfvars.example sets undeclared variables {unknown}"
+    assert "project_id" in assigned
+
+
+# --- APIs -----------------------------------------------------------------------------------------
+
+
+def test_every_api_the_deployment_needs_is_enabled_and_left_on_destroy() -> None:
+    services = config().resource("google_project_service", "main")
+    assert services["for_each"] == "${toset(local.services)}"
+    assert services["disable_on_destroy"] is False
+    assert set(config().locals["services"]) >= REQUIRED_APIS
+
+
+# --- The function ---------------------------------------------------------------------------------
+
+
+def test_the_entry_point_is_an_http_function_defined_in_main() -> None:
+    build = block(config().resource("google_cloudfunctions2_function", "main"), "build_config")
+    assert build["runtime"] == "python312"
+    entry_point = build["entry_point"]
+    tree = ast.parse((ROOT / "main.py").read_text(encoding="utf-8"))
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert entry_point in functions, f"main.py defines no function {entry_point!r}"
+    decorators = {ast.unparse(decorator) for decorator in functions[entry_point].decorator_list}
+    assert "functions_framework.http" in decorators, f"{entry_point} is not an HTTP function"
+
+
+def test_the_function_runs_as_its_own_account_and_is_internal_only() -> None:
+    function = config().resource("google_cloudfunctions2_function", "main")
+    service = block(function, "service_config")
+    assert service["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
+    assert service["service_account_email"] == "${google_service_account.runtime.email}"
+    assert service["timeout_seconds"] == "${var.function_timeout_seconds}"
+    assert service["available_memory"] == "${var.function_memory_mib}Mi"
+    build = block(function, "build_config")
+    assert build["service_account"] == "${google_service_account.build.id}"
+    assert build["docker_repository"] == "${google_artifact_registry_repository.main.id}"
+    # The build starts only once the build account's grants had time to propagate.
+    assert "${time_sleep.main}" in function["depends_on"]
+    waits_for = set(config().resource("time_sleep", "main")["depends_on"])
+    build_grants = {
+        f"${{{type_}.{name}}}"
+        for (type_, name), body in config().resources.items()
+        if type_ in IAM_TARGET_ARGUMENT and body["member"] == BUILD
+    }
+    assert build_grants, "no grant to the build service account"
+    assert build_grants <= waits_for, f"the build does not wait for {build_grants - waits_for}"
+
+
+def test_the_three_service_accounts_are_distinct() -> None:
+    accounts = config().of_type("google_service_account")
+    assert set(accounts) == {"runtime", "invoker", "build"}
+    ids = [account["account_id"] for account in accounts.values()]
+    assert len(set(ids)) == 3, ids
+
+
+# --- The environment ------------------------------------------------------------------------------
+
+
+def managed_environment() -> dict[str, str]:
+    environment = config().locals["poller_environment"]
+    assert isinstance(environment, dict)
+    return environment
+
+
+def tunable_settings() -> set[str]:
+    return set(config().locals["tunable_poller_settings"])
+
+
+def test_the_function_environment_is_exactly_the_poller_environment_plus_tunables() -> None:
+    service = block(config().resource("google_cloudfunctions2_function", "main"), "service_config")
+    # Managed variables come last, so a poller_settings entry can never override them.
+    assert service["environment_variables"] == (
+        "${merge(var.poller_settings, local.poller_environment)}"
+    )
+    preconditions = block(
+        config().resource("google_cloudfunctions2_function", "main"), "lifecycle"
+    )["precondition"]
+    assert (
+        "${alltrue([for key in keys(var.poller_settings) : "
+        "contains(local.tunable_poller_settings, key)])}"
+    ) in [rule["condition"] for rule in preconditions]
+
+
+def test_every_variable_the_code_requires_is_set() -> None:
+    missing = set(REQUIRED_VARIABLES) - set(managed_environment())
+    assert not missing, f"the function does not set required variables {missing}"
+
+
+def test_every_variable_the_function_can_get_is_known_to_the_code() -> None:
+    known = set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
+    unknown = (set(managed_environment()) | tunable_settings()) - known
+    assert not unknown, f"the function would be given variables the code never reads: {unknown}"
+    assert not set(managed_environment()) & tunable_settings(), "a managed variable is tunable"
+
+
+def test_every_optional_setting_is_deployed_or_tunable_and_emulators_never_are() -> None:
+    deployable = set(managed_environment()) | tunable_settings()
+    emulators = {name for name in OPTIONAL_VARIABLES if name.endswith("_EMULATOR_HOST")}
+    assert not deployable & emulators, (
+        f"an emulator host would be deployed: {deployable & emulators}"
+    )
+    unreachable = set(OPTIONAL_VARIABLES) - emulators - deployable
+    assert not unreachable, (
+        f"optional settings {sorted(unreachable)} cannot be set on the deployed function: add them "
+        "to local.tunable_poller_settings in terraform/main.tf (and to the description of "
+        "var.poller_settings), or to local.poller_environment"
+    )
+    description = config().variables["poller_settings"]["description"]
+    for name in tunable_settings():
+        assert name in description, f"var.poller_settings does not document {name}"
+
+
+def test_the_environment_values_are_wired_to_their_resources() -> None:
+    environment = managed_environment()
+    assert environment["GOOGLE_CLOUD_PROJECT"] == "${var.project_id}"
+    assert environment["RESULTS_TOPIC"] == "${google_pubsub_topic.events.id}"
+    assert environment["INSIGHTS_LOCATIONS"] == '${join(",", var.insights_locations)}'
+    assert environment["STATE_URL"] == "${local.state_url}"
+    assert environment["POLL_BUDGET_SECONDS"] == "${tostring(local.poll_budget_seconds)}"
+    assert config().locals["firestore_database_id"] == (
+        "${var.create_firestore_database ? google_firestore_database.main[0].name"
+        " : var.firestore_database_id}"
+    )
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        assert match[1] in values, f"cannot render {match[0]}"
+        return values[match[1]]
+
+    return re.sub(r"\$\{([a-z_.]+)\}", substitute, template)
+
+
+@pytest.mark.parametrize("default_database", [True, False], ids=["default-database", "named"])
+def test_the_deployed_settings_are_accepted_by_the_code_on_cloud_run(
+    default_database: bool,
+) -> None:
+    """The values Terraform renders with the default variables pass Settings.from_env."""
+    database_id = "(default)" if default_database else variable_default("firestore_database_id")
+    collection = variable_default("firestore_collection")
+    state_url = config().locals["state_url"]
+    # cond ? "firestore:///COLLECTION" : "firestore://DATABASE/COLLECTION", "(default)" first.
+    match = re.fullmatch(
+        r'\$\{local\.firestore_database_id == "\(default\)" \? "(?P<default>[^"]+)"'
+        r' : "(?P<named>[^"]+)"\}',
+        state_url,
+    )
+    assert match, f"unexpected local.state_url {state_url!r}"
+    template = match["default"] if database_id == "(default)" else match["named"]
+    values = {
+        "var.firestore_collection": collection,
+        "local.firestore_database_id": database_id,
+    }
+    url = render(template, values)
+    if database_id == "(default)":
+        assert url == f"firestore:///{collection}"
+    else:
+        assert url == f"firestore://{database_id}/{collection}"
+
+    project = "my-project"
+    budget = variable_default("function_timeout_seconds") - poll_budget_margin_seconds()
+    topic_name = render(
+        config().resource("google_pubsub_topic", "events")["name"],
+        {"var.name": variable_default("name")},
+    )
+    settings = Settings.from_env(
+        {
+            "K_SERVICE": variable_default("name"),  # as on Cloud Run: Firestore is required
+            "GOOGLE_CLOUD_PROJECT": project,
+            "RESULTS_TOPIC": f"projects/{project}/topics/{topic_name}",  # google_pubsub_topic.id
+            "INSIGHTS_LOCATIONS": ",".join(variable_default("insights_locations")),
+            "STATE_URL": url,
+            "POLL_BUDGET_SECONDS": str(budget),
+        }
+    )
+    assert settings.state_url == url
+    assert settings.poll_budget_seconds == budget
+    assert settings.results_topic == f"projects/{project}/topics/{topic_name}"
+    assert settings.locations == tuple(variable_default("insights_locations"))
+
+
+def poll_budget_margin_seconds() -> int:
+    budget = config().locals["poll_budget_seconds"]
+    match = re.fullmatch(r"\$\{var\.function_timeout_seconds - (\d+)\}", budget)
+    assert match, f"local.poll_budget_seconds {budget!r} does not follow the function timeout"
+    return int(match[1])
+
+
+def timeout_bounds() -> tuple[int, int]:
+    (condition,) = validation_conditions("function_timeout_seconds")
+    lower = re.search(r"var\.function_timeout_seconds >= (\d+)", condition)
+    upper = re.search(r"var\.function_timeout_seconds <= (\d+)", condition)
+    assert lower and upper, "function_timeout_seconds is not bounded on both sides"
+    return int(lower[1]), int(upper[1])
+
+
+def test_the_poll_budget_leaves_the_function_time_to_start_and_answer() -> None:
+    margin = poll_budget_margin_seconds()
+    assert margin >= 30, "a cold start and the answer must fit between budget and timeout"
+    description = config().variables["function_timeout_seconds"]["description"]
+    assert f"POLL_BUDGET_SECONDS is {margin} s less" in description
+
+
+def test_the_timing_defaults_terraform_assumes_are_the_codes() -> None:
+    locals_ = config().locals
+    defaults = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "my-project", "RESULTS_TOPIC": "t-1"})
+    assert locals_["code_default_publish_timeout_seconds"] == defaults.publish_timeout_seconds
+    assert locals_["code_default_claim_lease_seconds"] == defaults.claim_lease_seconds
+    assert locals_["publish_timeout_seconds"] == (
+        '${tonumber(lookup(var.poller_settings, "PUBLISH_TIMEOUT_SECONDS", '
+        "local.code_default_publish_timeout_seconds))}"
+    )
+    assert locals_["claim_lease_seconds"] == (
+        '${tonumber(lookup(var.poller_settings, "CLAIM_LEASE_SECONDS", '
+        "local.code_default_claim_lease_seconds))}"
+    )
+    function = config().resource("google_cloudfunctions2_function", "main")
+    conditions = [rule["condition"] for rule in block(function, "lifecycle")["precondition"]]
+    assert (
+        "${local.publish_timeout_seconds < local.poll_budget_seconds && "
+        "local.poll_budget_seconds < local.claim_lease_seconds}"
+    ) in conditions
+
+
+@pytest.mark.parametrize("bound", ["lowest", "default", "highest"])
+def test_the_plan_time_timing_check_agrees_with_the_code(bound: str) -> None:
+    """With poller_settings left empty, the precondition passes exactly when the code accepts."""
+    lowest, highest = timeout_bounds()
+    timeout = {"lowest": lowest, "default": variable_default("function_timeout_seconds")}.get(
+        bound, highest
+    )
+    budget = timeout - poll_budget_margin_seconds()
+    locals_ = config().locals
+    publish = locals_["code_default_publish_timeout_seconds"]
+    lease = locals_["code_default_claim_lease_seconds"]
+    terraform_accepts = publish < budget < lease
+    environment = {
+        "GOOGLE_CLOUD_PROJECT": "my-project",
+        "RESULTS_TOPIC": "t-1",
+        "POLL_BUDGET_SECONDS": str(budget),
+    }
+    try:
+        Settings.from_env(environment)
+    except ConfigurationError:
+        code_accepts = False
+    else:
+        code_accepts = True
+    assert terraform_accepts == code_accepts, (timeout, budget)
+    if bound != "highest":
+        assert code_accepts, f"function_timeout_seconds = {timeout} is allowed but cannot run"
+
+
+def test_the_locations_validation_is_the_codes_location_pattern() -> None:
+    (condition,) = validation_conditions("insights_locations")
+    assert f'can(regex("^{names.LOCATION_PATTERN}$", location))' in condition
+    for location in variable_default("insights_locations"):
+        assert names.is_location_id(location)
+
+
+# --- The source archive ---------------------------------------------------------------------------
+
+
+def deployed_files() -> set[str]:
+    """What local.source_files evaluates to: the root files, the package globs, less exclusions."""
+    locals_ = config().locals
+    assert locals_["source_files"] == (
+        "${sort(concat(local.source_root_files, [for path in flatten([for glob in "
+        "local.source_package_globs : tolist(fileset(local.repository_root, glob))]) : path if "
+        "!anytrue([for prefix in local.source_excluded_prefixes : startswith(path, prefix)])]))}"
+    )
+    assert locals_["repository_root"] == "${path.module}/.."
+    files = set(locals_["source_root_files"])
+    for pattern in locals_["source_package_globs"]:
+        for path in ROOT.glob(pattern):
+            relative = path.relative_to(ROOT).as_posix()
+            if path.is_file() and not relative.startswith(
+                tuple(locals_["source_excluded_prefixes"])
+            ):
+                files.add(relative)
+    return files
+
+
+def module_file(module: str) -> Path | None:
+    """The project file defining ``module``, or None when it is not part of the project."""
+    base = ROOT.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(path: Path, module: str) -> set[str]:
+    """Modules ``path`` may import at run time (function-level imports included; not the ones
+    only a type checker sees), as absolute dotted names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and ast.unparse(node.test) in {
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        }:
+            for statement in node.orelse:
+                visit(statement)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                origin = f"{base}.{node.module}" if node.module else base
+            else:
+                assert node.module is not None
+                origin = node.module
+            found.add(origin)
+            # `from package import module` imports a submodule.
+            found.update(f"{origin}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def runtime_closure() -> set[str]:
+    """Every project file main.py needs at run time, following project imports transitively."""
+    needed: set[str] = set()
+    pending = [("main", ROOT / "main.py")]
+    while pending:
+        module, path = pending.pop()
+        relative = path.relative_to(ROOT).as_posix()
+        if relative in needed:
+            continue
+        needed.add(relative)
+        for name in imported_modules(path, module):
+            parts = name.split(".")
+            # Importing a.b.c runs a/__init__.py and a/b/__init__.py too.
+            for depth in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:depth])
+                found = module_file(prefix)
+                if found is not None:
+                    pending.append((prefix, found))
+    return needed
+
+
+def test_the_archive_holds_every_module_main_imports_and_nothing_else_of_the_repo() -> None:
+    files = deployed_files()
+    needed = runtime_closure()
+    assert "insights_poller/app.py" in needed and "insights_poller/state/firestore.py" in needed
+    missing = needed - files
+    assert not missing, f"the archive lacks modules the function imports: {sorted(missing)}"
+    assert "requirements.txt" in files, "the archive must carry requirements.txt"
+    for path in files:
+        assert (ROOT / path).is_file(), f"{path} is listed but does not exist"
+        assert not path.startswith(("tests/", "devstack/", ".venv", "terraform/")), path
+
+
+def test_the_emulator_is_left_out_and_nothing_deployed_imports_it() -> None:
+    files = deployed_files()
+    assert not [path for path in files if path.startswith("insights_poller/emulator/")]
+    assert not [path for path in runtime_closure() if "/emulator/" in path]
+
+
+def test_the_archive_is_built_from_the_allow_list_and_its_hash_names_the_object() -> None:
+    archive = config().data[("archive_file", "main")]
+    assert archive["type"] == "zip"
+    assert "source_dir" not in archive and "source_file" not in archive
+    (dynamic,) = archive["dynamic"]
+    source = dynamic["source"]
+    assert source["for_each"] == "${toset(local.source_files)}"
+    assert block(source, "content") == {
+        "content": '${file("${local.repository_root}/${source.value}")}',
+        "filename": "${source.value}",
+    }
+    assert not re.search(r"(^|[^.])\.\./", archive["output_path"].replace("${path.module}", ""))
+    uploaded = config().resource("google_storage_bucket_object", "main")
+    assert "${data.archive_file.main.output_md5}" in uploaded["name"]
+    assert uploaded["source"] == "${data.archive_file.main.output_path}"
+    storage = block(
+        block(
+            block(config().resource("google_cloudfunctions2_function", "main"), "build_config"),
+            "source",
+        ),
+        "storage_source",
+    )
+    assert storage == {
+        "bucket": "${google_storage_bucket.main.name}",
+        "object": "${google_storage_bucket_object.main.name}",
+    }
+
+
+def test_the_source_bucket_is_private_and_cleans_up() -> None:
+    bucket = config().resource("google_storage_bucket", "main")
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    rule = block(bucket, "lifecycle_rule")
+    assert block(rule, "action")["type"] == "Delete"
+
+
+# --- The schedule --------------------------------------------------------------------------------
+
+
+def test_the_scheduler_posts_to_the_function_url_with_an_oidc_token_of_the_invoker() -> None:
+    job = config().resource("google_cloud_scheduler_job", "main")
+    target = block(job, "http_target")
+    assert target["http_method"] == "POST"
+    assert target["uri"] == FUNCTION_URI  # the run.app URL: internal ingress admits Scheduler
+    assert block(target, "oidc_token") == {
+        "service_account_email": "${google_service_account.invoker.email}",
+        "audience": FUNCTION_URI,
+    }
+    assert "oauth_token" not in target
+    assert block(job, "retry_config")["retry_count"] == "${var.scheduler_retry_count}"
+    assert job["schedule"] == "${var.schedule}"
+    assert variable_default("schedule") == "*/5 * * * *"
+
+
+def test_the_attempt_deadline_outlasts_the_function_timeout() -> None:
+    job = config().resource("google_cloud_scheduler_job", "main")
+    match = re.fullmatch(r"\$\{var\.function_timeout_seconds \+ (\d+)\}s", job["attempt_deadline"])
+    assert match, f"attempt_deadline {job['attempt_deadline']!r} does not follow the timeout"
+    margin = int(match[1])
+    assert timeout_bounds()[1] + margin <= CLOUD_SCHEDULER_MAX_ATTEMPT_DEADLINE_SECONDS
+
+
+# --- Pub/Sub and Firestore -----------------------------------------------------------------------
+
+
+def test_the_example_subscription_dead_letters_to_its_own_kept_topic() -> None:
+    example = config().resource("google_pubsub_subscription", "example")
+    assert example["topic"] == "${google_pubsub_topic.events.id}"
+    dead_letter = block(example, "dead_letter_policy")
+    assert dead_letter["dead_letter_topic"] == "${google_pubsub_topic.dead_letter[0].id}"
+    assert dead_letter["max_delivery_attempts"] == (
+        "${var.example_subscription_max_delivery_attempts}"
+    )
+    kept = config().resource("google_pubsub_subscription", "dead_letter")
+    assert kept["topic"] == "${google_pubsub_topic.dead_letter[0].id}"
+    optional = "${var.create_example_subscription ? 1 : 0}"
+    for type_, name in [
+        ("google_pubsub_topic", "dead_letter"),
+        ("google_pubsub_subscription", "example"),
+        ("google_pubsub_subscription", "dead_letter"),
+        ("google_pubsub_topic_iam_member", "dead_letter_publisher"),
+        ("google_pubsub_subscription_iam_member", "main"),
+    ]:
+        assert config().resource(type_, name)["count"] == optional, f"{type_}.{name}"
+    assert config().locals["pubsub_service_agent"] == (
+        "serviceAccount:service-${data.google_project.main.number}"
+        "@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+
+
+def test_the_firestore_database_is_native_and_optional() -> None:
+    database = config().resource("google_firestore_database", "main")
+    assert database["type"] == "FIRESTORE_NATIVE"
+    assert database["count"] == "${var.create_firestore_database ? 1 : 0}"
+    assert database["name"] == "${var.firestore_database_id}"
+
+
+# --- IAM ------------------------------------------------------------------------------------------
+
+
+def grants() -> set[tuple[str, str, str, str]]:
+    found = set()
+    for (type_, name), body in config().resources.items():
+        if not re.search(r"_iam_(member|binding|policy)$", type_):
+            continue
+        assert type_ in IAM_TARGET_ARGUMENT, (
+            f"{type_}.{name}: only additive *_iam_member resources of known kinds are expected"
+        )
+        found.add((type_, body[IAM_TARGET_ARGUMENT[type_]], body["role"], body["member"]))
+    return found
+
+
+def test_the_grants_are_exactly_the_least_privileged_set() -> None:
+    found = grants()
+    assert found - EXPECTED_GRANTS == set(), f"unexpected grants: {found - EXPECTED_GRANTS}"
+    assert EXPECTED_GRANTS - found == set(), f"missing grants: {EXPECTED_GRANTS - found}"
+
+
+def test_no_basic_role_and_no_public_member_anywhere() -> None:
+    forbidden = ("allUsers", "allAuthenticatedUsers", "roles/owner", "roles/editor", "roles/viewer")
+    for file_name, parsed in config().files.items():
+        for text in strings(parsed):
+            for word in forbidden:
+                assert word not in text, f"{file_name} mentions {word}"
+
+
+def test_insights_access_is_a_custom_role_reading_operations_only() -> None:
+    role = config().resource("google_project_iam_custom_role", "main")
+    assert sorted(role["permissions"]) == [
+        "contactcenterinsights.operations.get",
+        "contactcenterinsights.operations.list",
+    ]
+
+
+def test_firestore_access_is_limited_to_the_state_database() -> None:
+    (member,) = [
+        body
+        for body in config().of_type("google_project_iam_member").values()
+        if body["role"] == "roles/datastore.user"
+    ]
+    assert block(member, "condition")["expression"] == (
+        'resource.name == "projects/${var.project_id}/databases/${local.firestore_database_id}"'
+    )
+
+
+def test_only_the_invoker_may_invoke_and_nothing_invokes_unauthenticated() -> None:
+    invokers = {
+        (member, target)
+        for type_, target, role, member in grants()
+        if role in {"roles/run.invoker", "roles/cloudfunctions.invoker"}
+    }
+    assert invokers == {
+        (INVOKER, "${google_cloudfunctions2_function.main.service_config[0].service}")
+    }
