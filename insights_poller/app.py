@@ -91,6 +91,7 @@ class Poller:
                 budget=datetime.timedelta(seconds=settings.poll_budget_seconds),
                 publish_reserve=datetime.timedelta(seconds=settings.publish_timeout_seconds),
                 max_pending_age=datetime.timedelta(seconds=settings.max_pending_age_seconds),
+                operation_types=settings.operation_types,
             ),
             clock=utc_now,
             run_id=uuid.uuid4().hex,

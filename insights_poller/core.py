@@ -28,6 +28,8 @@ from insights_poller.state.base import NewOperation, Publication, StateStore, Tr
 
 Clock = Callable[[], datetime.datetime]
 
+SKIPPED = "SKIPPED"
+"""The recorded state of a finished operation whose type OPERATION_TYPES leaves out."""
 HISTORY = "HISTORY"
 """The recorded state of an operation that had ended before the watch started (never published)."""
 LISTING_SHARE = 0.5
@@ -44,6 +46,8 @@ class PollOptions:
     budget: datetime.timedelta
     publish_reserve: datetime.timedelta
     max_pending_age: datetime.timedelta
+    operation_types: frozenset[str] | None = None
+    """Publish only these kinds; the others are recorded as SKIPPED. None publishes all."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +90,7 @@ class PollSummary:
     expired: int = 0
     pending: int = 0
     claimed_elsewhere: int = 0
+    skipped: int = 0
     not_reached: int = 0
     listing_complete: bool = True
     not_found: list[str] = dataclasses.field(default_factory=list)
@@ -112,6 +117,7 @@ class PollSummary:
             "checked": self.checked,
             "notReached": self.not_reached,
             "claimedElsewhere": self.claimed_elsewhere,
+            "skipped": self.skipped,
             "notFound": self.not_found,
             "watchStart": timestamps.format_rfc3339(self.watch_start),
             "durationSeconds": round(self.duration_seconds, 3),
@@ -346,6 +352,19 @@ class _Poll:
             if (record.create_time or record.first_seen) < oldest_allowed:
                 self.expiring[record.name] = (record, EXPIRED_MAX_PENDING_AGE)
 
+    def _without_skipped(self, wanted: list[NewOperation]) -> list[NewOperation]:
+        """Record the kinds OPERATION_TYPES leaves out as SKIPPED; return the others."""
+        allowed = self.options.operation_types
+        if allowed is None:
+            return wanted
+        skipped = [operation for operation in wanted if operation.operation_type not in allowed]
+        if skipped:
+            now = self.clock()
+            self.store.track(skipped, now)
+            self.store.mark_published([Publication(o.name, SKIPPED, now) for o in skipped])
+            self.summary.skipped = len(skipped)
+        return [operation for operation in wanted if operation.operation_type in allowed]
+
     def _publish(self) -> None:
         """Claim, publish and record every finding; a failure leaves it for the next poll."""
         wanted = [events.describe(operation) for operation in self.done.values()]
@@ -353,6 +372,7 @@ class _Poll:
             NewOperation(record.name, record.location, record.operation_type, record.create_time)
             for record, _ in self.expiring.values()
         ]
+        wanted = self._without_skipped(wanted)
         if not wanted:
             return
         now = self.clock()

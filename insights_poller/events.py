@@ -168,6 +168,7 @@ def _event(
         "ce-subject": f"operations/{operation_id}",
         "ce-time": timestamps.format_rfc3339(end_time or detect_time),
         "content-type": "application/json",
+        "hasPartialErrors": "true" if data.get("metadata", {}).get("partialErrors") else "false",
     }
     return Event(
         operation=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -25,10 +26,12 @@ OPTIONAL_VARIABLES = (
     "POLL_BUDGET_SECONDS",
     "CLAIM_LEASE_SECONDS",
     "MAX_PENDING_AGE",
+    "OPERATION_TYPES",
 )
 """Every variable the poller reads (besides K_SERVICE, which Cloud Run sets): the README's
 table and the Terraform function resource are checked against these."""
 _Number = TypeVar("_Number", int, float)
+_OPERATION_TYPE = re.compile(r"[A-Z][A-Za-z0-9]{0,99}")
 
 
 class ConfigurationError(ValueError):
@@ -56,6 +59,7 @@ class Settings:
     poll_budget_seconds: float
     claim_lease_seconds: float
     max_pending_age_seconds: float
+    operation_types: frozenset[str] | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -101,6 +105,7 @@ class Settings:
             max_pending_age_seconds=_number(
                 env, "MAX_PENDING_AGE", float, 7 * 86400.0, 60.0, 365 * 86400.0
             ),
+            operation_types=_operation_types(env),
         )
 
 
@@ -143,6 +148,20 @@ def _state_url(env: Mapping[str, str]) -> str:
             f"{url!r} is not sqlite:///PATH, firestore:///COLLECTION or firestore://DATABASE/COLLECTION",
         )
     return url
+
+
+def _operation_types(env: Mapping[str, str]) -> frozenset[str] | None:
+    raw = _value(env, "OPERATION_TYPES")
+    if raw is None:
+        return None
+    kinds = frozenset(part.strip() for part in raw.split(","))
+    bad = sorted(kind for kind in kinds if not _OPERATION_TYPE.fullmatch(kind))
+    if bad:
+        raise ConfigurationError(
+            "OPERATION_TYPES",
+            f"{bad[0]!r} is not an operation type (e.g. ExportInsightsData,CreateIssueModel)",
+        )
+    return kinds
 
 
 def _host_port(env: Mapping[str, str], variable: str) -> str | None:

@@ -36,6 +36,7 @@ locals {
     "PUBLISH_TIMEOUT_SECONDS",
     "CLAIM_LEASE_SECONDS",
     "MAX_PENDING_AGE",
+    "OPERATION_TYPES",
   ]
 
   # A poll must be done (publishes awaited, records written) before the platform cuts the

@@ -7,6 +7,7 @@ import datetime
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 
+from contract import assert_valid_event
 from google.longrunning import operations_pb2
 
 from insights_poller.events import Event
@@ -100,6 +101,7 @@ class FakePublisher:
             if event.operation in self.failing:
                 outcomes[event.operation] = CallError("UNAVAILABLE", "topic unreachable")
             else:
+                assert_valid_event(event.data, event.attributes)
                 self.published.append(event)
                 outcomes[event.operation] = None
         return outcomes

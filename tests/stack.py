@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from contract import assert_valid_event
 from google.api_core.exceptions import NotFound
 from google.cloud import pubsub_v1
 
@@ -104,7 +105,8 @@ class EventSink:
         )
 
     def drain(self, quiet_pulls: int = 2) -> list[pubsub_v1.types.PubsubMessage]:
-        """Every message available now (acknowledged), pulling until the topic is quiet."""
+        """Every message available now (acknowledged), pulling until the topic is quiet; each is
+        checked against the published event schema."""
         messages: list[pubsub_v1.types.PubsubMessage] = []
         quiet = 0
         while quiet < quiet_pulls:
@@ -117,7 +119,9 @@ class EventSink:
                 time.sleep(0.2)
                 continue
             quiet = 0
-            messages.extend(received.message for received in response.received_messages)
+            for received in response.received_messages:
+                assert_valid_event(received.message.data, received.message.attributes)
+                messages.append(received.message)
             self.subscriber.acknowledge(
                 subscription=self.subscription,
                 ack_ids=[received.ack_id for received in response.received_messages],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import json
 from typing import Any
 
 import builders
 import pytest
+from contract import assert_valid_event
 from google.cloud import contact_center_insights_v1 as insights
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
@@ -22,8 +22,8 @@ ENDED = builders.T0 + datetime.timedelta(minutes=20)
 
 
 def data_of(event: events.Event) -> dict[str, Any]:
-    decoded: dict[str, Any] = json.loads(event.data)
-    return decoded
+    """The event's data, after checking the whole event against the published schema."""
+    return assert_valid_event(event.data, event.attributes)
 
 
 def test_succeeded_event_carries_response_metadata_and_times() -> None:
@@ -61,6 +61,7 @@ def test_attributes_follow_the_cloudevents_pubsub_binding() -> None:
         "ce-subject": "operations/7",
         "ce-time": "2026-11-01T12:20:00Z",
         "content-type": "application/json",
+        "hasPartialErrors": "false",
     }
     assert not attributes["ce-type"].startswith("google.")
 
@@ -125,7 +126,8 @@ def test_unknown_type_is_passed_through_with_its_raw_bytes() -> None:
 def test_done_operation_with_partial_errors_keeps_them_in_the_metadata() -> None:
     operation = builders.bulk_analyze_operation(builders.name(4), ended=ENDED, partial_errors=2)
 
-    data = data_of(events.build_event(operation, detect_time=DETECTED))
+    event = events.build_event(operation, detect_time=DETECTED)
+    data = data_of(event)
 
     assert data["state"] == "SUCCEEDED"
     assert data["operationType"] == "BulkAnalyzeConversations"
@@ -134,6 +136,7 @@ def test_done_operation_with_partial_errors_keeps_them_in_the_metadata() -> None
         "conversation 1 bad",
     ]
     assert data["metadata"]["failedAnalysesCount"] == 2
+    assert event.attributes["hasPartialErrors"] == "true"
 
 
 def test_operation_type_names_the_method() -> None:

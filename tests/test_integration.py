@@ -11,7 +11,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from google.rpc import code_pb2
+from google.rpc import code_pb2, status_pb2
 from stack import LOCATION, PROJECT, EventSink, Launch, event_data
 
 from insights_poller.emulator import InsightsEmulator
@@ -339,3 +339,38 @@ def _post_cloudevent(url: str, body: bytes) -> int:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def test_operation_types_limit_what_is_published_and_the_rest_is_skipped(
+    launch: Launch, insights: InsightsEmulator, sink: EventSink
+) -> None:
+    function = launch(OPERATION_TYPES="ExportInsightsData")
+    wanted = insights.create("ExportInsightsData", PROJECT, LOCATION)
+    other = insights.create("BulkDeleteConversations", PROJECT, LOCATION)
+    function.poll()
+    insights.succeed(wanted)
+    insights.succeed(other)
+
+    summary = function.poll()
+    again = function.poll()
+
+    assert (summary["published"], summary["skipped"], summary["pending"]) == (1, 1, 0)
+    assert [event_data(m)["operation"] for m in sink.drain()] == [wanted]
+    assert (again["published"], again["skipped"]) == (0, 0)
+
+
+def test_partial_errors_are_routable_by_attribute(
+    launch: Launch, insights: InsightsEmulator, sink: EventSink
+) -> None:
+    function = launch()
+    function.poll()
+    problem = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message="conversation 3: no text")
+    with_errors = insights.create(
+        "BulkAnalyzeConversations", PROJECT, LOCATION, outcome="succeed", partial_errors=[problem]
+    )
+    clean = insights.create("BulkAnalyzeConversations", PROJECT, LOCATION, outcome="succeed")
+
+    function.poll()
+
+    flags = {event_data(m)["operation"]: m.attributes["hasPartialErrors"] for m in sink.drain()}
+    assert flags == {with_errors: "true", clean: "false"}

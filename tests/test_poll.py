@@ -32,6 +32,7 @@ class World:
     watch_since: datetime.datetime | None = None
     budget: datetime.timedelta = datetime.timedelta(minutes=4)
     max_pending_age: datetime.timedelta = datetime.timedelta(days=7)
+    operation_types: frozenset[str] | None = None
     runs: int = 0
 
     def poll(self, requested: Sequence[str] = (), run_id: str | None = None) -> core.PollSummary:
@@ -48,6 +49,7 @@ class World:
                 budget=self.budget,
                 publish_reserve=datetime.timedelta(seconds=30),
                 max_pending_age=self.max_pending_age,
+                operation_types=self.operation_types,
             ),
             clock=self.clock,
             run_id=run_id or f"run-{self.runs}",
@@ -468,3 +470,22 @@ def test_operation_already_too_old_when_first_seen_expires_at_once(world: World)
 
     assert (summary.newly_tracked, summary.expired) == (1, 1)
     assert world.published_states() == {builders.name(31): "EXPIRED"}
+
+
+def test_kinds_outside_operation_types_are_recorded_as_skipped_not_published(
+    world: World,
+) -> None:
+    world.operation_types = frozenset({"BulkAnalyzeConversations"})
+    world.reader.put(builders.issue_model_operation(builders.name(40)))
+    world.poll()
+    ended = later(world)
+    world.reader.put(builders.issue_model_operation(builders.name(40), ended=ended))
+    world.reader.put(builders.bulk_analyze_operation(builders.name(41), ended=ended))
+
+    summary = world.poll()
+    again = world.poll()
+
+    assert world.published_states() == {builders.name(41): "SUCCEEDED"}
+    assert (summary.published, summary.skipped, summary.pending) == (1, 1, 0)
+    assert world.store.get_many([builders.name(40)])[builders.name(40)].state == "SKIPPED"
+    assert (again.published, again.skipped) == (0, 0)

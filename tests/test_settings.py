@@ -26,6 +26,7 @@ def test_defaults_from_a_minimal_environment() -> None:
     assert settings.results_topic == "projects/demo-project/topics/events"
     assert settings.state_url == DEFAULT_STATE_URL
     assert settings.watch_since is None
+    assert settings.operation_types is None
     assert settings.insights_emulator_host is None
 
 
@@ -46,6 +47,7 @@ def test_every_setting_is_read() -> None:
             "POLL_BUDGET_SECONDS": "100",
             "CLAIM_LEASE_SECONDS": "120",
             "MAX_PENDING_AGE": "3600",
+            "OPERATION_TYPES": "ExportInsightsData, CreateIssueModel",
         }
     )
 
@@ -59,6 +61,7 @@ def test_every_setting_is_read() -> None:
     assert (settings.publish_timeout_seconds, settings.claim_lease_seconds) == (20, 120)
     assert (settings.poll_budget_seconds, settings.insights_max_rps) == (100, 2.5)
     assert settings.max_pending_age_seconds == 3600
+    assert settings.operation_types == frozenset({"ExportInsightsData", "CreateIssueModel"})
 
 
 @pytest.mark.parametrize(
@@ -83,6 +86,7 @@ def test_every_setting_is_read() -> None:
         ("POLL_BUDGET_SECONDS", "30", "must exceed PUBLISH_TIMEOUT_SECONDS"),
         ("INSIGHTS_MAX_RPS", "0", "outside 0.1..50"),
         ("MAX_PENDING_AGE", "1", "outside 60..3.1536e+07"),
+        ("OPERATION_TYPES", "ExportInsightsData,export-insights", "not an operation type"),
     ],
 )
 def test_bad_setting_is_refused_naming_the_variable(
