@@ -199,7 +199,7 @@ class _Poll:
     def _discover(
         self, pending: dict[str, TrackedOperation], watch: _Watch, requested: set[str]
     ) -> set[str]:
-        """List every location; returns the names the listings showed (done or not).
+        """List every location (in parallel); returns the names the listings showed.
 
         A done operation never seen pending is published when it ended after the watch
         started, or when a request named it; older ones are history. One whose metadata
@@ -210,8 +210,11 @@ class _Poll:
         new: list[NewOperation] = []
         undated_history: list[NewOperation] = []
         candidates: dict[str, operations_pb2.Operation] = {}
-        for location in self.options.locations:
-            for page in self._pages(location):
+        locations = self.options.locations
+        with ThreadPoolExecutor(max_workers=min(len(locations), 8)) as pool:
+            listings = list(pool.map(lambda location: list(self._pages(location)), locations))
+        for listing in listings:
+            for page in listing:
                 for operation in page:
                     seen.add(operation.name)
                     if not operation.done:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -489,3 +490,29 @@ def test_kinds_outside_operation_types_are_recorded_as_skipped_not_published(
     assert (summary.published, summary.skipped, summary.pending) == (1, 1, 0)
     assert world.store.get_many([builders.name(40)])[builders.name(40)].state == "SKIPPED"
     assert (again.published, again.skipped) == (0, 0)
+
+
+def test_locations_are_listed_in_parallel(world: World) -> None:
+    world.locations = ("us-central1", "europe-west1", "asia-south1")
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+    all_started = threading.Barrier(3, timeout=10)
+    list_page = world.reader.list_page
+
+    def observed(location: str, page_token: str, timeout_seconds: float) -> Any:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        all_started.wait()  # times out (and fails) unless all three run at once
+        try:
+            return list_page(location, page_token, timeout_seconds)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    world.reader.list_page = observed  # type: ignore[method-assign]
+
+    summary = world.poll()
+
+    assert summary.ok and most == 3
