@@ -9,12 +9,13 @@ locals {
     "cloudresourcemanager.googleapis.com", # project IAM grants
     "cloudscheduler.googleapis.com",       # the schedule
     "contactcenterinsights.googleapis.com",
-    "firestore.googleapis.com", # the state store
-    "iam.googleapis.com",       # service accounts and the custom role
-    "logging.googleapis.com",   # build and function logs
-    "pubsub.googleapis.com",    # the events
-    "run.googleapis.com",       # 2nd gen functions run as Cloud Run services
-    "storage.googleapis.com",   # the source bucket
+    "firestore.googleapis.com",  # the state store
+    "iam.googleapis.com",        # service accounts and the custom role
+    "logging.googleapis.com",    # build and function logs, log-based metrics
+    "monitoring.googleapis.com", # alert policies
+    "pubsub.googleapis.com",     # the events
+    "run.googleapis.com",        # 2nd gen functions run as Cloud Run services
+    "storage.googleapis.com",    # the source bucket
   ]
 }
 

@@ -208,3 +208,47 @@ variable "labels" {
   description = "Labels added to every resource that supports them."
   default     = {}
 }
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Notification channels (projects/P/notificationChannels/ID) the alert policies notify; empty creates the policies without notifying anyone."
+  default     = []
+
+  validation {
+    condition     = alltrue([for channel in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", channel))])
+    error_message = "alert_notification_channels entries must be projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "alert_failed_polls_count" {
+  type        = number
+  description = "Failed polls within alert_failed_polls_window_minutes that raise the 'polls failing repeatedly' alert."
+  default     = 3
+
+  validation {
+    condition     = var.alert_failed_polls_count >= 1 && floor(var.alert_failed_polls_count) == var.alert_failed_polls_count
+    error_message = "alert_failed_polls_count must be a whole number of at least 1."
+  }
+}
+
+variable "alert_failed_polls_window_minutes" {
+  type        = number
+  description = "The window, in minutes, over which failed polls are counted."
+  default     = 30
+
+  validation {
+    condition     = var.alert_failed_polls_window_minutes >= 1 && var.alert_failed_polls_window_minutes <= 1440 && floor(var.alert_failed_polls_window_minutes) == var.alert_failed_polls_window_minutes
+    error_message = "alert_failed_polls_window_minutes must be a whole number from 1 to 1440."
+  }
+}
+
+variable "alert_no_successful_poll_minutes" {
+  type        = number
+  description = "Minutes without a successful poll before the 'no successful poll' alert fires; keep it several schedule periods long."
+  default     = 30
+
+  validation {
+    condition     = var.alert_no_successful_poll_minutes >= 5 && var.alert_no_successful_poll_minutes <= 1440 && floor(var.alert_no_successful_poll_minutes) == var.alert_no_successful_poll_minutes
+    error_message = "alert_no_successful_poll_minutes must be a whole number from 5 to 1440."
+  }
+}

@@ -213,7 +213,7 @@ def test_terraform_and_provider_versions_are_pinned() -> None:
 
 
 def test_every_variable_is_typed_described_and_numbers_carry_their_unit() -> None:
-    units = ("_seconds", "_days", "_mib", "_count", "_attempts")
+    units = ("_seconds", "_minutes", "_days", "_mib", "_count", "_attempts")
     for name, variable in config().variables.items():
         assert re.fullmatch(r"[a-z][a-z0-9_]*", name), f"variable {name} is not snake_case"
         assert variable.get("type"), f"variable {name} has no type"
@@ -788,3 +788,73 @@ def test_only_the_invoker_may_invoke_and_nothing_invokes_unauthenticated() -> No
     assert invokers == {
         (INVOKER, "${google_cloudfunctions2_function.main.service_config[0].service}")
     }
+
+
+# --- Monitoring -----------------------------------------------------------------------------------
+
+
+def _published_event_log_line() -> dict[str, Any]:
+    """The JSON line the poller logs for one published event."""
+    import datetime
+    import json
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from google.longrunning import operations_pb2
+
+    from insights_poller import app, core, events
+
+    operation = operations_pb2.Operation(
+        name="projects/p/locations/us-central1/operations/1", done=True
+    )
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    summary = core.PollSummary(run_id="r", watch_start=now)
+    summary.published_events.append(events.build_event(operation, detect_time=now))
+    output = StringIO()
+    with redirect_stdout(output):
+        app.log_summary(summary)
+    line: dict[str, Any] = json.loads(output.getvalue().splitlines()[0])
+    return line
+
+
+def test_the_published_events_metric_reads_fields_the_poller_logs() -> None:
+    metric = config().resource("google_logging_metric", "published_events")
+    line = _published_event_log_line()
+    assert "jsonPayload.eventId:*" in metric["filter"] and "eventId" in line
+    assert f"severity={line['severity']}" in metric["filter"]
+    extracted = {
+        label: re.fullmatch(r"EXTRACT\(jsonPayload\.(\w+)\)", extractor)
+        for label, extractor in metric["label_extractors"].items()
+    }
+    assert set(extracted) == {"state", "operation_type"}
+    for label, match in extracted.items():
+        assert match is not None, label
+        assert match[1] in line, f"the poller logs no {match[1]} for label {label}"
+    declared = {label["key"] for label in block(metric, "metric_descriptor")["labels"]}
+    assert declared == set(extracted)
+
+
+def test_poll_metrics_count_the_function_services_request_log() -> None:
+    for name, status in (("successful_polls", "=200"), ("failed_polls", ">=500")):
+        metric_filter = config().resource("google_logging_metric", name)["filter"]
+        assert "${local.service_logs}" in metric_filter and "${local.request_log}" in metric_filter
+        assert metric_filter.endswith(f"httpRequest.status{status}")
+    service_logs = config().locals["service_logs"]
+    assert "${google_cloudfunctions2_function.main.name}" in service_logs
+
+
+def test_the_three_alerts_notify_the_configured_channels() -> None:
+    policies = config().of_type("google_monitoring_alert_policy")
+    assert set(policies) == {"polls_failing", "no_successful_poll", "expired_operations"}
+    for name, policy in policies.items():
+        assert policy["notification_channels"] == "${var.alert_notification_channels}", name
+        assert block(policy, "documentation")["content"], name
+    failing = block(block(policies["polls_failing"], "conditions"), "condition_threshold")
+    assert "google_logging_metric.failed_polls.name" in failing["filter"]
+    absent = block(block(policies["no_successful_poll"], "conditions"), "condition_absent")
+    assert "google_logging_metric.successful_polls.name" in absent["filter"]
+    assert absent["duration"] == "${var.alert_no_successful_poll_minutes * 60}s"
+    expired = block(block(policies["expired_operations"], "conditions"), "condition_threshold")
+    assert 'metric.label.state="EXPIRED"' in expired["filter"] or (
+        'metric.label.state="EXPIRED"' in expired["filter"]
+    )
