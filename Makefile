@@ -33,6 +33,7 @@ lint: $(INSTALLED)
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
+	$(BIN)/mypy examples/subscriber/main.py  # its own run: a second module named main
 
 pytest: prerequisites
 	$(BIN)/python -m pytest

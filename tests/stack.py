@@ -27,18 +27,34 @@ LOCATION = "us-central1"
 
 
 class FunctionProcess:
-    """``main.poll_operations`` served by functions-framework in a process of its own."""
+    """A function served by functions-framework in a process of its own: by default the
+    poller's ``main.poll_operations``, with this repository on its PYTHONPATH."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path, target: str = "poll_operations"):
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        target: str = "poll_operations",
+        *,
+        source: Path = REPO / "main.py",
+        signature_type: str = "http",
+        repository_on_path: bool = True,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log_path = workdir / f"function-{self.port}.log"
+        environment = {**os.environ, **env}
+        if repository_on_path:
+            environment["PYTHONPATH"] = str(REPO)
+        else:
+            environment.pop("PYTHONPATH", None)
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "functions_framework", "--source", str(REPO / "main.py"),
-                 "--target", target, "--host", "127.0.0.1", "--port", str(self.port)],
+                [sys.executable, "-m", "functions_framework", "--source", str(source),
+                 "--target", target, "--signature-type", signature_type,
+                 "--host", "127.0.0.1", "--port", str(self.port)],
                 cwd=workdir,
-                env={**os.environ, "PYTHONPATH": str(REPO), **env},
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
