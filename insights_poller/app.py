@@ -9,7 +9,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from insights_poller import core, names
 from insights_poller.adapters.insights import (
@@ -77,7 +77,7 @@ class Poller:
         return valid
 
     def poll(self, requested: Sequence[str] = ()) -> core.PollSummary:
-        reader, publisher, store = self._collaborators()
+        reader, publisher, store = self.collaborators()
         settings = self.settings
         return core.poll(
             reader=reader,
@@ -98,14 +98,12 @@ class Poller:
             requested=requested,
         )
 
-    def _collaborators(self) -> tuple[OperationsReader, EventPublisher, StateStore]:
+    def collaborators(self) -> Collaborators:
+        """The instance's Insights reader, publisher and state store, built on first use."""
         settings = self.settings
         with self._lock:
             if self._store is None:
-                try:
-                    self._store = open_state_store(settings.state_url, project=settings.project)
-                except ValueError as error:
-                    raise ConfigurationError("STATE_URL", str(error)) from None
+                self._store = open_configured_store(settings)
             if self._reader is None:
                 self._reader = InsightsOperationsReader(
                     make_insights_client(settings.insights_emulator_host),
@@ -118,7 +116,21 @@ class Poller:
                 self._publisher = PubSubEventPublisher(
                     make_publisher_client(), settings.results_topic
                 )
-            return self._reader, self._publisher, self._store
+            return Collaborators(self._reader, self._publisher, self._store)
+
+
+class Collaborators(NamedTuple):
+    reader: OperationsReader
+    publisher: EventPublisher
+    store: StateStore
+
+
+def open_configured_store(settings: Settings) -> StateStore:
+    """The state store of ``settings``; a bad STATE_URL is a configuration error naming it."""
+    try:
+        return open_state_store(settings.state_url, project=settings.project)
+    except ValueError as error:
+        raise ConfigurationError("STATE_URL", str(error)) from None
 
 
 _instance_lock = threading.Lock()

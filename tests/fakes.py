@@ -142,6 +142,10 @@ class InMemoryStateStore:
         with self._lock:
             return {name: self.records[name] for name in names if name in self.records}
 
+    def all_records(self) -> list[TrackedOperation]:
+        with self._lock:
+            return sorted(self.records.values(), key=lambda r: (r.first_seen, r.name))
+
     def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
         with self._lock:
             new = 0

@@ -62,6 +62,7 @@ def test_pending_operations_become_one_event_each_field_by_field(
         "ce-subject": "operations/" + model.rsplit("/", 1)[1],
         "ce-time": data["endTime"],
         "content-type": "application/json",
+        "hasPartialErrors": "false",
     }
     assert data["response"]["@type"].endswith(".IssueModel")
     assert data["metadata"]["@type"].endswith(".CreateIssueModelMetadata")

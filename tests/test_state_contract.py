@@ -207,6 +207,29 @@ def test_mark_checked_updates_existing_records_and_ignores_others(store: StateSt
     store.mark_checked([], at(4))
 
 
+def test_all_records_lists_every_status_oldest_first_and_no_metadata(store: StateStore) -> None:
+    assert store.all_records() == []
+    store.watch_start(T0)  # metadata beside the records must not show up as one
+    store.save_listing_cursor("us-central1", "token")
+    store.track([op(3, at(-9))], at(2))
+    store.track([op(2), op(1)], T0)
+    store.mark_checked([op(1).name], at(4))
+    store.claim([op(2)], "poll-a", at(5), at(9))
+    store.mark_published([Publication(op(3).name, "FAILED", at(6))])
+
+    records = store.all_records()
+
+    assert [record.name for record in records] == [op(1).name, op(2).name, op(3).name]
+    assert {r.name: r for r in records} == store.get_many(r.name for r in records)
+    assert [(r.status, r.state) for r in records] == [
+        ("PENDING", None),
+        ("PENDING", None),
+        ("PUBLISHED", "FAILED"),
+    ]
+    assert (records[0].last_checked, records[1].claim_owner) == (at(4), "poll-a")
+    assert (records[2].create_time, records[2].published_at) == (at(-9), at(6))
+
+
 # --- claim ---------------------------------------------------------------------
 
 

@@ -80,6 +80,13 @@ class StateStore(Protocol):
         """The records among ``names`` that exist, keyed by name."""
         ...
 
+    def all_records(self) -> list[TrackedOperation]:
+        """Every record, whatever its status, by ``first_seen`` then name: for reports.
+
+        Reads the whole store: meant for an operator's command, never for a poll.
+        """
+        ...
+
     def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
         """Record operations as PENDING where no record exists yet; returns how many were new."""
         ...

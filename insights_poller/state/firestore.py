@@ -302,6 +302,15 @@ class FirestoreStateStore:
             if snapshot.exists
         }
 
+    def all_records(self) -> list[TrackedOperation]:
+        """One query over the collection, skipping the metadata documents (ids starting ``_``)."""
+        records = [
+            _record(snapshot.to_dict() or {})
+            for snapshot in self._collection.stream(timeout=self._timeout)
+            if not snapshot.id.startswith("_")
+        ]
+        return sorted(records, key=lambda record: (record.first_seen, record.name))
+
     def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
         """Create-if-absent each record; the count is the creates that applied."""
         now = as_utc(now)

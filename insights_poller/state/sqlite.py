@@ -231,6 +231,12 @@ class SqliteStateStore:
                 self._connection.execute("COMMIT")
         return {row["name"]: _record(row) for row in rows}
 
+    def all_records(self) -> list[TrackedOperation]:
+        """Every record, in one statement (one read snapshot)."""
+        with self._lock:
+            rows = self._connection.execute(f"{_SELECT} ORDER BY first_seen, name").fetchall()
+        return [_record(row) for row in rows]
+
     def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
         """Insert absent operations as PENDING; count the inserts."""
         now = as_utc(now)

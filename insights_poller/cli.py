@@ -1,0 +1,431 @@
+"""The command line, ``python -m insights_poller``: for operators, and for running the poller
+from cron on a VM instead of Cloud Functions.
+
+It reads the same environment variables as the function and drives the same ``Poller``, so a
+poll from here is a poll like any other (same claims, same events). Exit codes: 0 done, 1
+something failed (retry later), 2 bad configuration or arguments (nothing was changed).
+The commands import the Google client libraries they need themselves, so that ``--help``,
+a configuration error or ``status`` answers without loading them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import itertools
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from insights_poller.settings import ConfigurationError, Settings
+from insights_poller.state.base import TrackedOperation
+from insights_poller.timestamps import format_rfc3339, utc_now
+
+if TYPE_CHECKING:
+    from google.longrunning import operations_pb2
+
+    from insights_poller import core, events
+    from insights_poller.app import Poller
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+PROG = "python -m insights_poller"
+STATES = ("PENDING", "SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "HISTORY", "SKIPPED")
+"""What ``status`` shows: PENDING until published, then the event's state (``events``), or
+``core.HISTORY`` / ``core.SKIPPED`` for a finished operation that got no event."""
+NO_EVENT_BECAUSE = {
+    "HISTORY": "it ended before the watch started",
+    "SKIPPED": "OPERATION_TYPES leaves its type out",
+}
+REPLAY_ATTRIBUTE = "replay"
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+class Refused(Exception):
+    """The command cannot do what was asked; nothing was changed (exit 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    command: Command = args.run
+    try:
+        return command(Settings.from_env(os.environ), args)
+    except (ConfigurationError, Refused) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # a store or network outage: say what, without a traceback
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Poll Contact Center AI Insights operations and publish one event per "
+        "finished operation, as the Cloud Function does; inspect and steer what it tracks.",
+        epilog="Configuration comes from the same environment variables as the function "
+        "(GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, STATE_URL, ...; see the README). Exit codes: "
+        "0 done, 1 something failed, 2 bad configuration or arguments (nothing changed).",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    poll = commands.add_parser(
+        "poll",
+        help="run one poll (for a terminal or a cron job)",
+        description="Run one poll, exactly as one trigger of the function does, and print its "
+        "summary. Exit code 0 when the poll is ok, 1 when it had errors (what failed is left "
+        "for the next poll).",
+    )
+    poll.add_argument("--json", action="store_true", help="print the JSON summary instead")
+    poll.set_defaults(run=_poll)
+
+    status = commands.add_parser(
+        "status",
+        help="list the tracked operations",
+        description="List the operations in the state store: pending ones, and finished ones "
+        "with the state their event carried, or HISTORY (ended before the watch started) or "
+        "SKIPPED (a type OPERATION_TYPES leaves out) for those that got none. Filters of one "
+        "kind are ORed, of different kinds ANDed.",
+    )
+    status.add_argument(
+        "--state",
+        action="append",
+        type=str.upper,
+        choices=STATES,
+        metavar="STATE",
+        help=f"only this state ({', '.join(STATES)}); repeatable",
+    )
+    status.add_argument(
+        "--type",
+        action="append",
+        metavar="TYPE",
+        help="only this operation type, e.g. CreateIssueModel (any case); repeatable",
+    )
+    status.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    status.set_defaults(run=_status)
+
+    watch = commands.add_parser(
+        "watch",
+        help="start tracking operations by name",
+        description="Check the named operations now and track them; any already finished is "
+        "published now, even if it ended before the watch started (unless published before). "
+        "This runs one whole poll, whose summary follows. Exit code 1 when a named operation "
+        "could not be tracked or published (not found, an error) or the poll had errors; 2 "
+        "for a bad name (nothing changed).",
+    )
+    watch.add_argument(
+        "operations",
+        nargs="+",
+        metavar="OPERATION",
+        help="projects/PROJECT/locations/LOCATION/operations/ID, in the watched project and "
+        "locations",
+    )
+    watch.set_defaults(run=_watch)
+
+    replay = commands.add_parser(
+        "replay",
+        help="publish a finished operation's event again",
+        description="Publish the event of an operation again, with the same ce-id and the "
+        f'extra attribute {REPLAY_ATTRIBUTE}="true", for a subscriber that lost it. The '
+        "operation is read again with GetOperation; the state store is not changed. An "
+        "operation that is unknown, not finished, or has no event (not published yet, HISTORY, "
+        "SKIPPED) is refused (exit code 2).",
+    )
+    replay.add_argument("operation", metavar="OPERATION", help="the operation's full name")
+    replay.set_defaults(run=_replay)
+    return parser
+
+
+# --- poll --------------------------------------------------------------------
+
+
+def _poll(settings: Settings, args: argparse.Namespace) -> int:
+    from insights_poller.app import Poller
+
+    with _progress("polling"):
+        summary = Poller(settings).poll()
+    if args.json:
+        print(json.dumps(summary.to_json()))
+    else:
+        print("\n".join(_summary_lines(summary)))
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _summary_lines(summary: core.PollSummary) -> list[str]:
+    """A poll summary for people: totals, then each event and error, then the details."""
+    by_state = ", ".join(f"{s} {n}" for s, n in sorted(summary.published_by_state.items()))
+    lines = [
+        f"poll: published {summary.published}, pending {summary.pending}, "
+        f"errors {len(summary.errors)}" + (f" ({by_state})" if by_state else "")
+    ]
+    for event in summary.published_events:
+        kind = event.attributes["operationType"]
+        lines.append(f"  published {event.state:<9} {kind:<26} {event.operation}")
+    for error in summary.errors:
+        where = error.operation or error.location or ""
+        lines.append(f"  error     {error.stage} {error.code} {where}: {error.message}")
+    details = [
+        f"newly tracked {summary.newly_tracked}",
+        f"listed {summary.listed}" + ("" if summary.listing_complete else " (listing cut short)"),
+        f"checked {summary.checked}",
+    ]
+    if summary.not_reached:
+        details.append(f"not reached {summary.not_reached} (checked first next poll)")
+    if summary.claimed_elsewhere:
+        details.append(f"held by another poll {summary.claimed_elsewhere}")
+    if summary.skipped:
+        details.append(f"skipped {summary.skipped} (OPERATION_TYPES)")
+    if summary.not_found:
+        details.append(f"not found {', '.join(summary.not_found)}")
+    lines.append(", ".join(details))
+    lines.append(
+        f"watching since {format_rfc3339(summary.watch_start)}; "
+        f"run {summary.run_id} took {summary.duration_seconds:.1f} s"
+    )
+    return lines
+
+
+# --- status ------------------------------------------------------------------
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from insights_poller.app import open_configured_store
+
+    store = open_configured_store(settings)
+    try:
+        records = store.all_records()
+    finally:
+        store.close()
+    states = set(args.state or STATES)
+    types = {kind.lower() for kind in args.type} if args.type else None
+    shown = [
+        record
+        for record in records
+        if _shown_state(record) in states
+        and (types is None or record.operation_type.lower() in types)
+    ]
+    if args.json:
+        print(json.dumps([_record_json(record) for record in shown]))
+    elif not records:
+        print("no tracked operations")
+    else:
+        print("\n".join(_status_table(shown, utc_now())))
+        print(f"{len(shown)} of {len(records)} tracked operations")
+    return EXIT_OK
+
+
+def _shown_state(record: TrackedOperation) -> str:
+    """PENDING until published, then the state its event carried (or HISTORY)."""
+    if record.status == "PENDING" or record.state is None:
+        return "PENDING"
+    return record.state
+
+
+def _status_table(records: Sequence[TrackedOperation], now: datetime.datetime) -> list[str]:
+    """Aligned columns; age counts from the operation's creation, else from first seen."""
+    rows = [("OPERATION", "TYPE", "STATE", "AGE", "LAST CHECKED", "PUBLISHED AT")]
+    for record in records:
+        checked = record.last_checked
+        rows.append(
+            (
+                record.name,
+                record.operation_type,
+                _shown_state(record),
+                _duration(now - (record.create_time or record.first_seen)),
+                "-" if checked is None else f"{_duration(now - checked)} ago",
+                _moment(record.published_at) or "-",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def _record_json(record: TrackedOperation) -> dict[str, Any]:
+    return {
+        "operation": record.name,
+        "operationType": record.operation_type,
+        "state": _shown_state(record),
+        "location": record.location,
+        "createTime": _moment(record.create_time),
+        "firstSeen": _moment(record.first_seen),
+        "lastChecked": _moment(record.last_checked),
+        "detectTime": _moment(record.detect_time),
+        "publishedAt": _moment(record.published_at),
+        "claimOwner": record.claim_owner,
+        "claimUntil": _moment(record.claim_until),
+    }
+
+
+def _moment(value: datetime.datetime | None) -> str | None:
+    return None if value is None else format_rfc3339(value.replace(microsecond=0))
+
+
+def _duration(delta: datetime.timedelta) -> str:
+    """Two units at most: 3d4h, 2h05m, 7m09s, 12s."""
+    days, rest = divmod(max(int(delta.total_seconds()), 0), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{seconds}s"
+
+
+# --- watch -------------------------------------------------------------------
+
+
+def _watch(settings: Settings, args: argparse.Namespace) -> int:
+    from insights_poller.app import Poller
+
+    poller = Poller(settings)
+    names = list(dict.fromkeys(_validated(poller, args.operations)))
+    with _progress("checking"):
+        summary = poller.poll(requested=names)
+    records = poller.collaborators().store.get_many(names)
+    all_tracked = True
+    for name in names:
+        outcome, tracked = _watch_outcome(name, summary, records.get(name))
+        all_tracked = all_tracked and tracked
+        print(f"{name}: {outcome}")
+    print("\n".join(_summary_lines(summary)))
+    return EXIT_OK if all_tracked and summary.ok else EXIT_FAILED
+
+
+def _watch_outcome(
+    name: str, summary: core.PollSummary, record: TrackedOperation | None
+) -> tuple[str, bool]:
+    """What the poll did with one named operation, and whether it is now tracked or done."""
+    for event in summary.published_events:
+        if event.operation == name:
+            return f"published {event.state} (ce-id {event.event_id})", True
+    for error in summary.errors:
+        if error.operation == name:
+            retry = "run watch again" if record is None else "the next poll tries again"
+            return f"{error.stage} failed: {error.code}: {error.message}; {retry}", False
+    if name in summary.not_found:
+        return "not found: Insights has no such operation", False
+    if record is None:
+        return "not checked: the poll's time budget ran out; run watch again", False
+    if record.status == "PUBLISHED":
+        state = _shown_state(record)
+        if state in NO_EVENT_BECAUSE:
+            return f"finished, recorded as {state}: no event, {NO_EVENT_BECAUSE[state]}", True
+        return f"already finished, published earlier as {state}", True
+    if record.claim_owner is not None:
+        return "finished; another poll is publishing it", True
+    return "tracked as pending", True
+
+
+# --- replay ------------------------------------------------------------------
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from insights_poller.app import Poller
+    from insights_poller.ports import CallError
+
+    poller = Poller(settings)
+    [name] = _validated(poller, [args.operation])
+    reader, publisher, store = poller.collaborators()
+    record = store.get_many([name]).get(name)
+    with _progress("replaying"):
+        operation = reader.get_operation(name, settings.insights_timeout_seconds)
+        event = _replay_event(name, record, operation)
+        outcome = publisher.publish([event], settings.publish_timeout_seconds)
+    failure = outcome.get(name, CallError("UNKNOWN", "no publish outcome"))
+    if failure is not None:
+        print(f"error: publish failed: {failure.code}: {failure.message}", file=sys.stderr)
+        return EXIT_FAILED
+    kind = event.attributes["operationType"]
+    print(f"replayed {event.state} {kind} {name} (ce-id {event.event_id})")
+    return EXIT_OK
+
+
+def _replay_event(
+    name: str,
+    record: TrackedOperation | None,
+    operation: operations_pb2.Operation | None,
+) -> events.Event:
+    """The event as first published, marked as a replay; Refused when there is none to replay.
+
+    An EXPIRED event's reason is not stored: an operation the API still knows cannot have
+    expired as NOT_FOUND, so it was MAX_PENDING_AGE. (One that aged out and was deleted
+    since comes back as NOT_FOUND.)
+    """
+    from insights_poller import core, events
+
+    state = None if record is None else _shown_state(record)
+    detect_time = (record.detect_time if record else None) or utc_now()
+    if record is not None and state == events.EXPIRED:
+        reason = core.EXPIRED_NOT_FOUND if operation is None else core.EXPIRED_MAX_PENDING_AGE
+        event = events.build_expired_event(record, reason=reason, detect_time=detect_time)
+    elif operation is None:
+        raise Refused(f"unknown operation: Insights has no operation {name}")
+    elif not operation.done:
+        raise Refused(f"{name} is not finished: its event is published when it finishes")
+    elif state is not None and state in NO_EVENT_BECAUSE:
+        raise Refused(f"{name} was recorded as {state}: no event, {NO_EVENT_BECAUSE[state]}")
+    elif state is None or state == "PENDING":
+        raise Refused(
+            f"{name} has not been published yet, so there is no event to replay "
+            f"(`{PROG} watch {name}` publishes it now)"
+        )
+    else:
+        event = events.build_event(operation, detect_time=detect_time)
+    return dataclasses.replace(event, attributes={**event.attributes, REPLAY_ATTRIBUTE: "true"})
+
+
+def _validated(poller: Poller, names: list[str]) -> list[str]:
+    """The names, checked as the function checks a request body's."""
+    from insights_poller.app import BadRequest
+
+    try:
+        return poller.validate_requested(names)
+    except BadRequest as error:
+        raise Refused(str(error)) from None
+
+
+# --- progress ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[None]:
+    """A live "polling... 3 s" line on a terminal's stderr while the block runs; nothing
+    otherwise, so cron mails and pipes stay clean."""
+    out = sys.stderr
+    if not out.isatty():
+        yield
+        return
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def draw() -> None:
+        for frame in itertools.cycle("|/-\\"):
+            out.write(f"\r{frame} {label}... {int(time.monotonic() - started)} s")
+            out.flush()
+            if stop.wait(0.1):
+                break
+        out.write("\r\x1b[K")  # leave the line empty for what follows
+        out.flush()
+
+    thread = threading.Thread(target=draw, name="progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
