@@ -181,7 +181,18 @@ class SqliteStateStore:
             yield from connection.execute(f"{_SELECT} WHERE name IN ({marks})", chunk)
 
     def watch_start(self, now: datetime.datetime) -> datetime.datetime:
-        """Store ``now`` unless a start is stored already; return the stored one."""
+        """Store ``now`` unless a start is stored already; return the stored one.
+
+        Read first: every poll asks, and only the first one needs the write lock.
+        """
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT value FROM meta WHERE key = 'watch_start'"
+            ).fetchone()
+        if row is not None:
+            stored = _time(row[0])
+            assert stored is not None
+            return stored
         with self._transaction() as connection:
             connection.execute(
                 "INSERT INTO meta (key, value) VALUES ('watch_start', ?) ON CONFLICT DO NOTHING",
