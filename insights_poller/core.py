@@ -178,9 +178,13 @@ class _Poll:
             start=self.options.watch_since or stored_start, first_run=stored_start >= self.started
         )
         self.summary.watch_start = watch.start
-        pending = {record.name: record for record in self.store.pending()}
+        # Read the pending records while the listings run: both are round trips.
+        with ThreadPoolExecutor(max_workers=1) as background:
+            pending_records = background.submit(self.store.pending)
+            listings = self._list_all_locations()
+            pending = {record.name: record for record in pending_records.result()}
 
-        seen = self._discover(pending, watch, set(requested))
+        seen = self._discover(listings, pending, watch, set(requested))
         # Requested names first (someone asked), then pending ones least recently checked first.
         to_check = [n for n in dict.fromkeys(requested) if n not in seen]
         to_check += [name for name in pending if name not in seen and name not in to_check]
@@ -196,10 +200,20 @@ class _Poll:
     def _work_seconds_left(self) -> float:
         return (self.work_deadline - self.clock()).total_seconds()
 
+    def _list_all_locations(self) -> list[list[Sequence[operations_pb2.Operation]]]:
+        """Every location's pages, the locations listed in parallel."""
+        locations = self.options.locations
+        with ThreadPoolExecutor(max_workers=min(len(locations), 8)) as pool:
+            return list(pool.map(lambda location: list(self._pages(location)), locations))
+
     def _discover(
-        self, pending: dict[str, TrackedOperation], watch: _Watch, requested: set[str]
+        self,
+        listings: Sequence[Sequence[Sequence[operations_pb2.Operation]]],
+        pending: dict[str, TrackedOperation],
+        watch: _Watch,
+        requested: set[str],
     ) -> set[str]:
-        """List every location (in parallel); returns the names the listings showed.
+        """Sort what the listings showed; returns the names they showed (done or not).
 
         A done operation never seen pending is published when it ended after the watch
         started, or when a request named it; older ones are history. One whose metadata
@@ -210,9 +224,6 @@ class _Poll:
         new: list[NewOperation] = []
         undated_history: list[NewOperation] = []
         candidates: dict[str, operations_pb2.Operation] = {}
-        locations = self.options.locations
-        with ThreadPoolExecutor(max_workers=min(len(locations), 8)) as pool:
-            listings = list(pool.map(lambda location: list(self._pages(location)), locations))
         for listing in listings:
             for page in listing:
                 for operation in page:

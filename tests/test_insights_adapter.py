@@ -91,7 +91,7 @@ def test_list_page_returns_operations_and_the_next_token() -> None:
     assert token == "next"
 
 
-def test_rate_limiter_spaces_calls_and_refuses_what_it_cannot_fit_before_the_deadline() -> None:
+def test_rate_limiter_allows_one_seconds_burst_then_spaces_calls_until_the_deadline() -> None:
     now = [100.0]
     slept: list[float] = []
 
@@ -101,8 +101,8 @@ def test_rate_limiter_spaces_calls_and_refuses_what_it_cannot_fit_before_the_dea
 
     limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
 
-    granted = [limiter.acquire(deadline=101.0) for _ in range(6)]
+    granted = [limiter.acquire(deadline=101.0) for _ in range(9)]
 
-    assert granted == [True, True, True, True, True, False]
+    assert granted == [True] * 8 + [False]  # a burst of 4, then one every 0.25 s
     assert slept == [0.25, 0.25, 0.25, 0.25]
     assert now[0] == 101.0

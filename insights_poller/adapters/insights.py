@@ -59,7 +59,11 @@ def make_insights_client(emulator_host: str | None) -> ContactCenterInsightsClie
 
 
 class RateLimiter:
-    """Spaces calls evenly at ``per_second``, across every thread of the instance."""
+    """A token bucket of ``per_second`` calls, shared by every thread of the instance.
+
+    It holds one second's calls, so a short burst (a poll's first pages) goes at once while
+    any minute stays within ``60 * per_second`` calls, plus that one second's burst.
+    """
 
     def __init__(
         self,
@@ -68,22 +72,27 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._interval = 1.0 / per_second
+        self._rate = per_second
+        self._capacity = max(1.0, per_second)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next_slot = 0.0
+        self._tokens = self._capacity
+        self._updated = clock()
 
     def acquire(self, deadline: float) -> bool:
-        """Wait for a slot; False (without waiting) when the slot would come after ``deadline``."""
+        """Take a token, waiting for it; False (without waiting) if it comes after ``deadline``."""
         with self._lock:
             now = self._clock()
-            slot = max(now, self._next_slot)
-            if slot > deadline:
+            refill = (now - self._updated) * self._rate
+            self._tokens = min(self._capacity, self._tokens + refill)
+            self._updated = now
+            wait = max(0.0, (1.0 - self._tokens) / self._rate)
+            if now + wait > deadline:
                 return False
-            self._next_slot = slot + self._interval
-        if slot > now:
-            self._sleep(slot - now)
+            self._tokens -= 1.0  # reserved: later callers queue behind this one
+        if wait > 0:
+            self._sleep(wait)
         return True
 
 
