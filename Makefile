@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 TERRAFORM ?= terraform
 
-.PHONY: demo test lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov
+.PHONY: demo test bench lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
@@ -53,6 +53,10 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 
 checkov: $(CHECKOV_INSTALLED)
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
+
+## bench: the poll against the naive loop for N in {100, 1000, 10000}; writes bench/results/
+bench: prerequisites
+	$(BIN)/python -m bench
 
 ## emulator: the Insights emulator alone, seeded with the demo operations
 emulator: $(INSTALLED)

@@ -1,0 +1,288 @@
+"""One run of each contender on fresh pieces of the stack.
+
+Why the split of roles: the worker process times its own polls and reports its peak RSS;
+this side owns the Insights emulator, so it reads the Insights call counters around each poll,
+finishes the operations between polls, and checks what a subscriber received.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Self
+
+from bench.counting import StoreCounts
+from bench.naive import NaiveOutcome
+from bench.stack import (
+    LOCATION,
+    PROJECT,
+    Delivery,
+    Services,
+    Sink,
+    finish_operations,
+    seed_operations,
+    start_insights,
+)
+from insights_poller.emulator import InsightsEmulator
+from insights_poller.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_POLLS = 10
+"""Polls a phase may take before the run is declared broken."""
+_LOG_TAIL_CHARS = 3000
+
+
+class Worker:
+    """A ``bench.worker`` process and its command channel."""
+
+    def __init__(self, mode: str, env: Mapping[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "bench.worker", mode, str(log_path)],
+                cwd=REPO,
+                env=dict(env),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        return stdin, stdout
+
+    def call(self, command: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one command, wait for its reply."""
+        stdin, stdout = self._pipes()
+        stdin.write(json.dumps(command) + "\n")
+        stdin.flush()
+        line = stdout.readline()
+        if not line:
+            tail = self.log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
+            raise RuntimeError(f"benchmark worker exited; log tail:\n{tail}")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        """End of commands: the worker exits; killed if it does not within a minute."""
+        self._pipes()[0].close()
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._pipes()[1].close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def function_env(
+    services: Services,
+    insights: InsightsEmulator,
+    topic: str,
+    overrides: Mapping[str, str],
+) -> dict[str, str]:
+    """The function's environment: this one without any poller setting, plus the run's."""
+    settings_variables = set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
+    inherited = {k: v for k, v in os.environ.items() if k not in settings_variables}
+    assert insights.address is not None
+    return {
+        **inherited,
+        **services.env(),
+        "PYTHONPATH": str(REPO),
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "INSIGHTS_LOCATIONS": LOCATION,
+        "RESULTS_TOPIC": topic,
+        "STATE_URL": f"firestore:///bench-{uuid.uuid4().hex[:12]}",
+        "INSIGHTS_EMULATOR_HOST": insights.address,
+        **overrides,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class PollResult:
+    """One poll of the project: the worker's timing and summary, the emulator's call counts."""
+
+    seconds: float
+    status: int
+    published: int
+    pending: int
+    newly_tracked: int
+    listed: int
+    listing_complete: bool
+    errors: int
+    list_calls: int
+    get_calls: int
+    store: StoreCounts
+    rss_mib: float
+
+
+def _poll(worker: Worker, insights: InsightsEmulator) -> PollResult:
+    insights.faults.reset_stats()
+    reply = worker.call({"op": "poll"})
+    calls = insights.faults.calls()
+    summary = reply["summary"]
+    if "runId" not in summary:
+        raise RuntimeError(f"the poll did not run: {summary}")
+    return PollResult(
+        seconds=reply["seconds"],
+        status=reply["status"],
+        published=summary["published"],
+        pending=summary["pending"],
+        newly_tracked=summary["newlyTracked"],
+        listed=summary["listed"],
+        listing_complete=summary["listingComplete"],
+        errors=summary["errors"],
+        list_calls=calls["ListOperations"],
+        get_calls=calls["GetOperation"],
+        store=StoreCounts(**reply["store"]),
+        rss_mib=reply["peak_rss_kib"] / 1024,
+    )
+
+
+def _polls_until(
+    worker: Worker, insights: InsightsEmulator, done: Callable[[list[PollResult]], bool]
+) -> list[PollResult]:
+    polls: list[PollResult] = []
+    while not done(polls):
+        if len(polls) == MAX_POLLS:
+            raise RuntimeError(f"not done after {MAX_POLLS} polls: {polls}")
+        polls.append(_poll(worker, insights))
+    return polls
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectRun:
+    """The project's polls over ``size`` operations: track them, a quiet poll, settle them.
+
+    ``track`` and ``settle`` hold one poll each unless the budget cut a listing short.
+    """
+
+    size: int
+    latency_seconds: float
+    overrides: dict[str, str]
+    track: list[PollResult]
+    quiet: PollResult
+    settle: list[PollResult]
+    delivery: Delivery
+
+    @property
+    def peak_rss_mib(self) -> float:
+        """The peak is a high-water mark: the last poll's is the process's peak."""
+        return self.settle[-1].rss_mib
+
+
+def run_project(
+    services: Services,
+    size: int,
+    latency_seconds: float,
+    workdir: Path,
+    overrides: Mapping[str, str] | None = None,
+) -> ProjectRun:
+    """The real ``Poller`` in a worker process, configured only through its environment."""
+    insights = start_insights(latency_seconds)
+    sink = Sink()
+    try:
+        names = seed_operations(insights, size)
+        env = function_env(services, insights, sink.topic, overrides or {})
+        log = workdir / f"project-{size}-{uuid.uuid4().hex[:8]}.log"
+        with Worker("project", env, log) as worker:
+            track = _polls_until(
+                worker, insights, lambda polls: sum(p.newly_tracked for p in polls) >= size
+            )
+            quiet = _poll(worker, insights)
+            finished = finish_operations(insights, names)
+            settle = _polls_until(
+                worker, insights, lambda polls: sum(p.published for p in polls) >= size
+            )
+        return ProjectRun(
+            size=size,
+            latency_seconds=latency_seconds,
+            overrides=dict(overrides or {}),
+            track=track,
+            quiet=quiet,
+            settle=settle,
+            delivery=sink.check(finished, size),
+        )
+    finally:
+        sink.close()
+        insights.stop()
+        services.clear_firestore()
+
+
+@dataclasses.dataclass(frozen=True)
+class NaiveRun:
+    """One pass of the naive loop over ``size`` finished operations."""
+
+    size: int
+    latency_seconds: float
+    outcome: NaiveOutcome
+    get_calls: int
+    rss_mib: float
+    delivery: Delivery
+
+    @property
+    def extrapolated(self) -> bool:
+        """The pass was cut short by its time cap; ``seconds`` is then an estimate."""
+        return self.outcome.checked < self.outcome.tracked
+
+    @property
+    def seconds(self) -> float:
+        """The pass's time, measured, or extrapolated linearly from the operations it did."""
+        outcome = self.outcome
+        return outcome.query_seconds + outcome.loop_seconds * outcome.tracked / outcome.checked
+
+
+def run_naive(
+    services: Services,
+    size: int,
+    latency_seconds: float,
+    workdir: Path,
+    stop_after: float | None,
+) -> NaiveRun:
+    """The naive loop in a worker process of its own, on the same kind of stack."""
+    insights = start_insights(latency_seconds)
+    sink = Sink()
+    try:
+        names = seed_operations(insights, size)
+        env = function_env(services, insights, sink.topic, {})
+        log = workdir / f"naive-{size}-{uuid.uuid4().hex[:8]}.log"
+        with Worker("naive", env, log) as worker:
+            worker.call({"op": "track", "names": names})
+            finished = finish_operations(insights, names)
+            insights.faults.reset_stats()
+            reply = worker.call({"op": "poll", "stop_after": stop_after})
+            calls = insights.faults.calls()
+        outcome = NaiveOutcome(
+            **{field.name: reply[field.name] for field in dataclasses.fields(NaiveOutcome)}
+        )
+        return NaiveRun(
+            size=size,
+            latency_seconds=latency_seconds,
+            outcome=outcome,
+            get_calls=calls["GetOperation"],
+            rss_mib=reply["peak_rss_kib"] / 1024,
+            delivery=sink.check(finished, outcome.published),
+        )
+    finally:
+        sink.close()
+        insights.stop()
+        services.clear_firestore()
