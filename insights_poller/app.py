@@ -207,11 +207,11 @@ def log_summary(summary: core.PollSummary) -> None:
     for event in summary.published_events:
         log(
             "INFO",
-            f"published {event.state} {event.attributes['operationType']} {event.operation}",
+            f"published {event.state} {event.operation_type} {event.operation}",
             runId=summary.run_id,
             operation=event.operation,
             state=event.state,
-            operationType=event.attributes["operationType"],
+            operationType=event.operation_type,
             eventId=event.event_id,
         )
     for error in summary.errors:

@@ -169,8 +169,7 @@ def _summary_lines(summary: core.PollSummary) -> list[str]:
         f"errors {len(summary.errors)}" + (f" ({by_state})" if by_state else "")
     ]
     for event in summary.published_events:
-        kind = event.attributes["operationType"]
-        lines.append(f"  published {event.state:<9} {kind:<26} {event.operation}")
+        lines.append(f"  published {event.state:<9} {event.operation_type:<26} {event.operation}")
     for error in summary.errors:
         where = error.operation or error.location or ""
         lines.append(f"  error     {error.stage} {error.code} {where}: {error.message}")

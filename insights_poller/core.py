@@ -33,6 +33,10 @@ SKIPPED = "SKIPPED"
 HISTORY = "HISTORY"
 """The recorded state of an operation that had ended before the watch started (never published)."""
 LISTING_SHARE = 0.5
+SETTLE_CHUNK = 500
+"""Operations claimed, published and recorded together: bounds memory, and what a crash repeats."""
+MIN_PUBLISH_SECONDS = 1.0
+"""A settle chunk starts only with at least this much of the budget left."""
 EXPIRED_NOT_FOUND = "NOT_FOUND"
 EXPIRED_MAX_PENDING_AGE = "MAX_PENDING_AGE"
 
@@ -77,6 +81,20 @@ class PollError:
         return fields
 
 
+@dataclasses.dataclass(frozen=True)
+class PublishedEvent:
+    """What the summary keeps of a published event (not its data: a poll may publish many)."""
+
+    operation: str
+    state: str
+    operation_type: str
+    event_id: str
+
+    @classmethod
+    def of(cls, event: events.Event) -> PublishedEvent:
+        return cls(event.operation, event.state, event.attributes["operationType"], event.event_id)
+
+
 @dataclasses.dataclass
 class PollSummary:
     """What one poll did; the HTTP answer and the log line."""
@@ -96,7 +114,7 @@ class PollSummary:
     not_found: list[str] = dataclasses.field(default_factory=list)
     errors: list[PollError] = dataclasses.field(default_factory=list)
     published_by_state: dict[str, int] = dataclasses.field(default_factory=dict)
-    published_events: list[events.Event] = dataclasses.field(default_factory=list)
+    published_events: list[PublishedEvent] = dataclasses.field(default_factory=list)
     duration_seconds: float = 0.0
 
     @property
@@ -380,18 +398,28 @@ class _Poll:
         return [operation for operation in wanted if operation.operation_type in allowed]
 
     def _publish(self) -> None:
-        """Claim, publish and record every finding; a failure leaves it for the next poll."""
+        """Claim, publish and record every finding, a chunk at a time while the budget lasts.
+
+        A failure, or a chunk the budget did not reach, is left for the next poll; chunks keep
+        a large backlog's memory bounded and each one recorded before the next starts.
+        """
         wanted = [events.describe(operation) for operation in self.done.values()]
         wanted += [
             NewOperation(record.name, record.location, record.operation_type, record.create_time)
             for record, _ in self.expiring.values()
         ]
         wanted = self._without_skipped(wanted)
-        if not wanted:
-            return
+        for start in range(0, len(wanted), SETTLE_CHUNK):
+            seconds_left = (self.deadline - self.clock()).total_seconds()
+            if seconds_left < MIN_PUBLISH_SECONDS:
+                self.summary.not_reached += len(wanted) - start
+                return
+            self._settle(wanted[start : start + SETTLE_CHUNK])
+
+    def _settle(self, wanted: Sequence[NewOperation]) -> None:
         now = self.clock()
         claimed = self.store.claim(wanted, self.run_id, now, now + self.options.claim_lease)
-        self.summary.claimed_elsewhere = len(wanted) - len(claimed)
+        self.summary.claimed_elsewhere += len(wanted) - len(claimed)
         to_publish: list[events.Event] = []
         for name, record in claimed.items():
             detect_time = record.detect_time or now
@@ -404,7 +432,7 @@ class _Poll:
                 )
         if not to_publish:
             return
-        seconds_left = max((self.deadline - self.clock()).total_seconds(), 1.0)
+        seconds_left = max((self.deadline - self.clock()).total_seconds(), MIN_PUBLISH_SECONDS)
         outcomes = self.publisher.publish(to_publish, seconds_left)
         published: list[Publication] = []
         failed: list[str] = []
@@ -413,7 +441,7 @@ class _Poll:
             failure = outcomes.get(event.operation, CallError("UNKNOWN", "no publish outcome"))
             if failure is None:
                 published.append(Publication(event.operation, event.state, recorded_at))
-                self.summary.published_events.append(event)
+                self.summary.published_events.append(PublishedEvent.of(event))
             else:
                 failed.append(event.operation)
                 self.summary.errors.append(

@@ -516,3 +516,33 @@ def test_locations_are_listed_in_parallel(world: World) -> None:
     summary = world.poll()
 
     assert summary.ok and most == 3
+
+
+def test_a_backlog_is_settled_in_chunks_and_what_the_budget_misses_waits_for_next_poll(
+    world: World,
+) -> None:
+    names = [builders.name(1000 + i) for i in range(1200)]
+    for name in names:
+        world.reader.put(builders.issue_model_operation(name, created=world.clock.now))
+    world.reader.page_size = 1000
+    world.poll()
+    ended = later(world)
+    for name in names:
+        world.reader.put(builders.issue_model_operation(name, created=ended, ended=ended))
+    publish = world.publisher.publish
+    chunk_sizes = []
+
+    def slow_publish(events: Sequence[events.Event], timeout_seconds: float) -> Any:
+        chunk_sizes.append(len(events))
+        world.clock.advance(min(130, timeout_seconds))  # a chunk takes 130 s of the 240 s
+        return publish(events, timeout_seconds)
+
+    world.publisher.publish = slow_publish  # type: ignore[method-assign]
+
+    first = world.poll()
+    second = world.poll()
+
+    assert chunk_sizes == [500, 500, 200]
+    assert (first.published, first.not_reached, first.pending) == (1000, 200, 0)
+    assert first.ok and second.published == 200
+    assert len({event.operation for event in world.publisher.published}) == 1200

@@ -809,7 +809,8 @@ def _published_event_log_line() -> dict[str, Any]:
     )
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     summary = core.PollSummary(run_id="r", watch_start=now)
-    summary.published_events.append(events.build_event(operation, detect_time=now))
+    event = events.build_event(operation, detect_time=now)
+    summary.published_events.append(core.PublishedEvent.of(event))
     output = StringIO()
     with redirect_stdout(output):
         app.log_summary(summary)
