@@ -204,8 +204,7 @@ class _Poll:
 
         seen = self._discover(listings, pending, watch, set(requested))
         # Requested names first (someone asked), then pending ones least recently checked first.
-        to_check = [n for n in dict.fromkeys(requested) if n not in seen]
-        to_check += [name for name in pending if name not in seen and name not in to_check]
+        to_check = [n for n in dict.fromkeys([*requested, *pending]) if n not in seen]
         self._check(to_check, pending)
         self._expire_stuck(pending)
         self._publish()
