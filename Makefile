@@ -60,7 +60,7 @@ bench: prerequisites
 
 ## emulator: the Insights emulator alone, seeded with the demo operations
 emulator: $(INSTALLED)
-	$(BIN)/python -m insights_poller.emulator --seed demo
+	$(BIN)/python -m insights_poller.emulator --seed demo --project-number 389908145857
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache

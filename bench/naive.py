@@ -39,7 +39,7 @@ class NaiveLoop:
     """The user's poller: tracked operations are Firestore documents with a ``status``."""
 
     def __init__(self, project: str, insights_host: str, topic: str, collection: str) -> None:
-        self.insights = make_insights_client(insights_host)
+        self.insights = make_insights_client("us-central1", insights_host)  # the bench location
         self.publisher = pubsub_v1.PublisherClient()
         self.database = firestore.Client(project=project)
         self.records = self.database.collection(collection)

@@ -103,7 +103,7 @@ def function_env(
     """The function's environment: this one without any poller setting, plus the run's."""
     settings_variables = set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
     inherited = {k: v for k, v in os.environ.items() if k not in settings_variables}
-    assert insights.address is not None
+    assert insights.address is not None and insights.rest_address is not None
     return {
         **inherited,
         **services.env(),
@@ -113,6 +113,7 @@ def function_env(
         "RESULTS_TOPIC": topic,
         "STATE_URL": f"firestore:///bench-{uuid.uuid4().hex[:12]}",
         "INSIGHTS_EMULATOR_HOST": insights.address,
+        "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address,
         **overrides,
     }
 

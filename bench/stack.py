@@ -64,10 +64,12 @@ def started_services() -> Iterator[Services]:
 
 
 def start_insights(latency_seconds: float) -> InsightsEmulator:
-    """An Insights emulator adding ``latency_seconds`` to every call, pages capped at 100."""
+    """An Insights emulator (gRPC and REST) adding ``latency_seconds`` to every call, pages
+    capped at 100."""
     emulator = InsightsEmulator(max_page_size=PAGE_SIZE, seed=1)
     emulator.faults.set_fault("*", Fault(latency_seconds=latency_seconds))
     emulator.start()
+    emulator.start_rest()
     return emulator
 
 

@@ -26,6 +26,8 @@ from devstack import gcloud_emulators
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "demo-project"
 LOCATION = "us-central1"
+PROJECT_NUMBER = "389908145857"
+"""What the emulator puts in names, as Insights does; the function learns it from them."""
 TOPIC = "insights-operation-events"
 SUBSCRIPTION = "demo-subscriber"
 
@@ -44,13 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         subscription = _create_topic_and_subscription()
 
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="poller-demo-")))
-        insights_port, admin_port = gcloud_emulators.free_port(), gcloud_emulators.free_port()
+        insights_port, admin_port, rest_port = (gcloud_emulators.free_port() for _ in range(3))
         emulator_log = workdir / "insights-emulator.log"
         stack.enter_context(
             _process(
                 [sys.executable, "-m", "insights_poller.emulator", "--seed", "demo",
-                 "--project", PROJECT, "--location", LOCATION,
-                 "--port", str(insights_port), "--admin-port", str(admin_port)],
+                 "--project", PROJECT, "--project-number", PROJECT_NUMBER,
+                 "--location", LOCATION, "--locations", LOCATION,
+                 "--port", str(insights_port), "--admin-port", str(admin_port),
+                 "--rest-port", str(rest_port)],
                 log=emulator_log,
                 ready=lambda: f"127.0.0.1:{insights_port}".encode() in emulator_log.read_bytes(),
                 env={},
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     "INSIGHTS_LOCATIONS": LOCATION,
                     "RESULTS_TOPIC": TOPIC,
                     "INSIGHTS_EMULATOR_HOST": f"127.0.0.1:{insights_port}",
+                    "INSIGHTS_EMULATOR_REST_HOST": f"127.0.0.1:{rest_port}",
                     "PYTHONPATH": str(REPO),
                 },
                 cwd=str(state_dir),  # the embedded SQLite default lands here, fresh each demo
@@ -110,6 +115,7 @@ def _run_schedule(url: str, subscription: str, seeded: set[str], args: argparse.
                 f"{data['operation']}  ce-id={attributes['ce-id']}",
                 flush=True,
             )
+            print(f"        metadata: {', '.join(data.get('metadata', {}))}", flush=True)
             if args.json:
                 print(json.dumps({"attributes": dict(attributes), "data": data}, indent=2))
         if response.received_messages:

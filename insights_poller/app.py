@@ -13,9 +13,10 @@ from typing import Any, NamedTuple
 
 from insights_poller import core, names
 from insights_poller.adapters.insights import (
+    InsightsClients,
     InsightsOperationsReader,
     RateLimiter,
-    make_insights_client,
+    RestOperations,
 )
 from insights_poller.adapters.pubsub import PubSubEventPublisher, make_publisher_client
 from insights_poller.ports import EventPublisher, OperationsReader
@@ -45,13 +46,15 @@ class Poller:
     ) -> None:
         """Collaborators not given are built from ``settings`` on first use."""
         self.settings = settings
+        self.identity = names.ProjectIdentity(settings.project, settings.project_number)
         self._lock = threading.Lock()
         self._reader = reader
         self._publisher = publisher
         self._store = store
 
     def validate_requested(self, requested: object) -> list[str]:
-        """The operation names of a request body, or BadRequest naming the problem."""
+        """The operation names of a request body, spelled as the API spells them when the
+        project number is known, or BadRequest naming the problem."""
         if not isinstance(requested, list):
             raise BadRequest('"operations" must be a list of operation names')
         if len(requested) > MAX_REQUESTED_OPERATIONS:
@@ -64,17 +67,25 @@ class Poller:
                 parsed = names.parse_operation_name(item)
             except ValueError as error:
                 raise BadRequest(str(error)) from None
-            if parsed.project != self.settings.project:
-                raise BadRequest(
-                    f"{item!r} is outside the watched project {self.settings.project!r}"
-                )
+            if not self.identity.owns(parsed.project):
+                raise BadRequest(self._outside_project(item, parsed.project))
             if parsed.location not in self.settings.locations:
                 raise BadRequest(
                     f"{item!r} is outside the watched locations "
                     f"({', '.join(self.settings.locations)}; see INSIGHTS_LOCATIONS)"
                 )
-            valid.append(item)
-        return valid
+            valid.append(self.identity.canonical(item))
+        return list(dict.fromkeys(valid))
+
+    def _outside_project(self, name: str, project: str) -> str:
+        watched = self.settings.project
+        if project.isdigit() and self.identity.number is None:
+            return (
+                f"{name!r} names its project by number, and the number of the watched project "
+                f"{watched!r} is not known yet: set GOOGLE_CLOUD_PROJECT_NUMBER, or use the ID"
+            )
+        number = f" (number {self.identity.number})" if self.identity.number else ""
+        return f"{name!r} is outside the watched project {watched!r}{number}"
 
     def poll(self, requested: Sequence[str] = ()) -> core.PollSummary:
         reader, publisher, store = self.collaborators()
@@ -95,6 +106,7 @@ class Poller:
             ),
             clock=utc_now,
             run_id=uuid.uuid4().hex,
+            identity=self.identity,
             requested=requested,
         )
 
@@ -106,7 +118,8 @@ class Poller:
                 self._store = open_configured_store(settings)
             if self._reader is None:
                 self._reader = InsightsOperationsReader(
-                    make_insights_client(settings.insights_emulator_host),
+                    InsightsClients(settings.insights_emulator_hosts).for_location,
+                    RestOperations(settings.insights_emulator_rest_hosts),
                     settings.project,
                     page_size=settings.insights_page_size,
                     rpc_timeout_seconds=settings.insights_timeout_seconds,

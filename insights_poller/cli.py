@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from insights_poller import core, events
     from insights_poller.app import Poller
+    from insights_poller.ports import OperationsReader
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -292,25 +293,30 @@ def _watch(settings: Settings, args: argparse.Namespace) -> int:
     from insights_poller.app import Poller
 
     poller = Poller(settings)
-    names = list(dict.fromkeys(_validated(poller, args.operations)))
+    asked = _validated(poller, args.operations)
     with _progress("checking"):
-        summary = poller.poll(requested=names)
-    records = poller.collaborators().store.get_many(names)
+        summary = poller.poll(requested=asked)
+    # The poll may have learned the project number: name each operation as the API does.
+    names = {name: poller.identity.canonical(name) for name in asked}
+    records = poller.collaborators().store.get_many(names.values())
     all_tracked = True
-    for name in names:
-        outcome, tracked = _watch_outcome(name, summary, records.get(name))
+    for name, canonical in names.items():
+        outcome, tracked = _watch_outcome(name, canonical, summary, records.get(canonical))
         all_tracked = all_tracked and tracked
-        print(f"{name}: {outcome}")
+        print(f"{canonical}: {outcome}")
     print("\n".join(_summary_lines(summary)))
     return EXIT_OK if all_tracked and summary.ok else EXIT_FAILED
 
 
 def _watch_outcome(
-    name: str, summary: core.PollSummary, record: TrackedOperation | None
+    name: str, canonical: str, summary: core.PollSummary, record: TrackedOperation | None
 ) -> tuple[str, bool]:
-    """What the poll did with one named operation, and whether it is now tracked or done."""
+    """What the poll did with one named operation, and whether it is now tracked or done.
+
+    ``name`` as asked (errors carry it), ``canonical`` as the API spells it (events do).
+    """
     for event in summary.published_events:
-        if event.operation == name:
+        if event.operation == canonical:
             return f"published {event.state} (ce-id {event.event_id})", True
     for error in summary.errors:
         if error.operation == name:
@@ -338,12 +344,13 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from insights_poller.ports import CallError
 
     poller = Poller(settings)
-    [name] = _validated(poller, [args.operation])
+    [asked] = _validated(poller, [args.operation])
     reader, publisher, store = poller.collaborators()
-    record = store.get_many([name]).get(name)
     with _progress("replaying"):
-        operation = reader.get_operation(name, settings.insights_timeout_seconds)
-        event = _replay_event(name, record, operation)
+        operation = reader.get_operation(asked, settings.insights_timeout_seconds)
+        name = asked if operation is None else operation.name  # the API's spelling is the key
+        record = store.get_many([name]).get(name)
+        event = _replay_event(name, record, operation, reader, settings.insights_timeout_seconds)
         outcome = publisher.publish([event], settings.publish_timeout_seconds)
     failure = outcome.get(name, CallError("UNKNOWN", "no publish outcome"))
     if failure is not None:
@@ -358,6 +365,8 @@ def _replay_event(
     name: str,
     record: TrackedOperation | None,
     operation: operations_pb2.Operation | None,
+    reader: OperationsReader,
+    timeout_seconds: float,
 ) -> events.Event:
     """The event as first published, marked as a replay; Refused when there is none to replay.
 
@@ -384,7 +393,7 @@ def _replay_event(
             f"(`{PROG} watch {name}` publishes it now)"
         )
     else:
-        event = events.build_event(operation, detect_time=detect_time)
+        event = core.full_event(reader, operation, detect_time, timeout_seconds)
     return dataclasses.replace(event, attributes={**event.attributes, REPLAY_ATTRIBUTE: "true"})
 
 

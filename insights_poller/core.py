@@ -13,6 +13,7 @@ first), so none starves.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +22,9 @@ from typing import Any
 
 from google.longrunning import operations_pb2
 
-from insights_poller import events, timestamps
+from insights_poller import events, names, timestamps
 from insights_poller.ports import BudgetExhausted, CallError, EventPublisher, OperationsReader
-from insights_poller.state._common import new_record
+from insights_poller.state._common import by_name, new_record
 from insights_poller.state.base import NewOperation, Publication, StateStore, TrackedOperation
 
 Clock = Callable[[], datetime.datetime]
@@ -110,6 +111,7 @@ class PollSummary:
     claimed_elsewhere: int = 0
     skipped: int = 0
     not_reached: int = 0
+    lossy_bodies: int = 0
     listing_complete: bool = True
     not_found: list[str] = dataclasses.field(default_factory=list)
     errors: list[PollError] = dataclasses.field(default_factory=list)
@@ -136,6 +138,7 @@ class PollSummary:
             "notReached": self.not_reached,
             "claimedElsewhere": self.claimed_elsewhere,
             "skipped": self.skipped,
+            "lossyBodies": self.lossy_bodies,
             "notFound": self.not_found,
             "watchStart": timestamps.format_rfc3339(self.watch_start),
             "durationSeconds": round(self.duration_seconds, 3),
@@ -151,13 +154,18 @@ def poll(
     options: PollOptions,
     clock: Clock,
     run_id: str,
+    identity: names.ProjectIdentity,
     requested: Sequence[str] = (),
 ) -> PollSummary:
-    """Run one poll. ``requested``: operation names to check now and track (already validated)."""
-    return _Poll(reader, store, publisher, options, clock, run_id).run(requested)
+    """Run one poll. ``requested``: operation names to check now and track (already validated,
+    in the watched project under either spelling); ``identity`` learns the project number from
+    what the API answers, and state is keyed by the API's spelling."""
+    return _Poll(reader, store, publisher, options, clock, run_id, identity).run(requested)
 
 
 _NOT_REACHED = object()
+_LOSSY = object()
+"""The REST read of a body failed: the event carries what gRPC gave, marked ``lossyBody``."""
 
 
 class _Poll:
@@ -171,8 +179,10 @@ class _Poll:
         options: PollOptions,
         clock: Clock,
         run_id: str,
+        identity: names.ProjectIdentity,
     ) -> None:
         self.reader = reader
+        self.identity = identity
         self.store = store
         self.publisher = publisher
         self.options = options
@@ -189,6 +199,8 @@ class _Poll:
         self.done: dict[str, operations_pb2.Operation] = {}
         self.expiring: dict[str, tuple[TrackedOperation, str]] = {}
         self.tracked: dict[str, NewOperation] = {}
+        # Operations this poll published, recorded as SKIPPED, or left to another poll's claim.
+        self.settled: set[str] = set()
 
     def run(self, requested: Sequence[str]) -> PollSummary:
         stored_start = self.store.watch_start(self.started)
@@ -202,6 +214,8 @@ class _Poll:
             listings = self._list_all_locations()
             pending = {record.name: record for record in pending_records.result()}
 
+        # The listings taught the project number: requested names now match the API's spelling.
+        requested = list(dict.fromkeys(self.identity.canonical(name) for name in requested))
         seen = self._discover(listings, pending, watch, set(requested))
         # Requested names first (someone asked), then pending ones least recently checked first.
         to_check = [n for n in dict.fromkeys([*requested, *pending]) if n not in seen]
@@ -209,8 +223,10 @@ class _Poll:
         self._expire_stuck(pending)
         self._publish()
 
-        settled = set(self.done) | set(self.expiring)
-        self.summary.pending = len((set(pending) | set(self.tracked)) - settled)
+        # Still owed an event: what is pending, and what finished but was not settled this poll
+        # (a publish that failed, or what the budget did not reach).
+        owed = set(pending) | set(self.tracked) | set(self.done) | set(self.expiring)
+        self.summary.pending = len(owed - self.settled)
         self.summary.duration_seconds = (self.clock() - self.started).total_seconds()
         return self.summary
 
@@ -302,6 +318,8 @@ class _Poll:
                     PollError("list", error.code, error.message, location=location)
                 )
                 return
+            if operations:
+                self.identity.learn(operations[0].name)
             yield operations
             page_token = next_token
             if not page_token:
@@ -317,58 +335,83 @@ class _Poll:
             self.tracked.update((operation.name, operation) for operation in new)
 
     def _check(self, names: Sequence[str], pending: dict[str, TrackedOperation]) -> None:
-        """GetOperation for what the listings did not settle, a bounded number at a time."""
+        """GetOperation for what the listings did not settle, a bounded number at a time.
+
+        What the API answers is keyed by the name it answers with: a name requested with the
+        project ID comes back with the number, and is then one operation with the listed one.
+        """
         if not names:
             return
         known = {name: pending[name] for name in names if name in pending}
         unknown = [name for name in names if name not in known]
         if unknown:
             known.update(self.store.get_many(unknown))
-
-        def check_one(name: str) -> operations_pb2.Operation | None | CallError | object:
-            seconds_left = self._work_seconds_left()
-            if seconds_left <= 0:
-                return _NOT_REACHED
-            try:
-                return self.reader.get_operation(name, seconds_left)
-            except BudgetExhausted:
-                return _NOT_REACHED
-            except CallError as error:
-                return error
-
-        with ThreadPoolExecutor(max_workers=self.options.max_concurrency) as pool:
-            results = list(zip(names, pool.map(check_one, names), strict=True))
+        results = self._calls(names, self.reader.get_operation, self._work_seconds_left)
+        answered = {
+            result.name
+            for result in results.values()
+            if isinstance(result, operations_pb2.Operation)
+        }
+        for name in answered:
+            self.identity.learn(name)
+        if answered - known.keys():
+            known.update(self.store.get_many(answered - known.keys()))
         new: list[NewOperation] = []
         checked: list[str] = []
-        for name, result in results:
-            record = known.get(name)
+        for asked, result in results.items():
             if result is _NOT_REACHED:
                 self.summary.not_reached += 1
                 continue
             if isinstance(result, CallError):
                 self.summary.errors.append(
-                    PollError("get", result.code, result.message, operation=name)
+                    PollError("get", result.code, result.message, operation=asked)
                 )
                 continue
             self.summary.checked += 1
-            if record is not None and record.status == "PUBLISHED":
-                continue
             if result is None:
+                record = known.get(asked)
                 if record is None:
-                    self.summary.not_found.append(name)
-                else:
-                    self.expiring[name] = (record, EXPIRED_NOT_FOUND)
+                    self.summary.not_found.append(asked)
+                elif record.status == "PENDING":
+                    self.expiring[asked] = (record, EXPIRED_NOT_FOUND)
                 continue
             assert isinstance(result, operations_pb2.Operation)
+            name = result.name
+            record = known.get(name)
+            if record is not None and record.status == "PUBLISHED":
+                continue
             if record is not None:
                 checked.append(name)
             if result.done:
                 self.done[name] = result
             elif record is None:
                 new.append(events.describe(result))
-        self._track(new)
+        self._track(list(by_name(new).values()))
         if checked:
-            self.store.mark_checked(checked, self.clock())
+            self.store.mark_checked(list(dict.fromkeys(checked)), self.clock())
+
+    def _calls(
+        self,
+        names: Sequence[str],
+        call: Callable[[str, float], Any],
+        seconds_left: Callable[[], float],
+    ) -> dict[str, Any]:
+        """``call(name, seconds)`` for each name, a bounded number at a time, within the time
+        ``seconds_left`` gives; each result, or the ``CallError``, or ``_NOT_REACHED``."""
+
+        def call_one(name: str) -> Any:
+            seconds = seconds_left()
+            if seconds <= 0:
+                return _NOT_REACHED
+            try:
+                return call(name, seconds)
+            except BudgetExhausted:
+                return _NOT_REACHED
+            except CallError as error:
+                return error
+
+        with ThreadPoolExecutor(max_workers=self.options.max_concurrency) as pool:
+            return dict(zip(names, pool.map(call_one, names), strict=True))
 
     def _expire_stuck(self, pending: dict[str, TrackedOperation]) -> None:
         """Pending longer than the maximum age (since created, or first seen): stop watching."""
@@ -394,6 +437,7 @@ class _Poll:
             self.store.track(skipped, now)
             self.store.mark_published([Publication(o.name, SKIPPED, now) for o in skipped])
             self.summary.skipped = len(skipped)
+            self.settled.update(operation.name for operation in skipped)
         return [operation for operation in wanted if operation.operation_type in allowed]
 
     def _publish(self) -> None:
@@ -415,15 +459,58 @@ class _Poll:
                 return
             self._settle(wanted[start : start + SETTLE_CHUNK])
 
+    def _rest_bodies(self, names: Sequence[str]) -> dict[str, dict[str, Any] | object]:
+        """The REST JSON of the done operations this library would decode lossily.
+
+        Reads take at most half of the time left, so the publish keeps the other half. A read
+        that fails leaves the event to go out with the gRPC bodies (``_LOSSY``) rather than be
+        held for ever; the failure is still an error of the poll.
+        """
+        lossy = [name for name in names if events.needs_rest_body(self.done[name])]
+        if not lossy:
+            return {}
+
+        def half_the_time_left() -> float:
+            return (self.deadline - self.clock()).total_seconds() / 2
+
+        results = self._calls(lossy, self.reader.read_operation_json, half_the_time_left)
+        bodies: dict[str, dict[str, Any] | object] = {}
+        for name, result in results.items():
+            if isinstance(result, dict) or result is _NOT_REACHED:
+                bodies[name] = result
+                continue
+            if isinstance(result, CallError):
+                self.summary.errors.append(
+                    PollError("body", result.code, result.message, operation=name)
+                )
+            bodies[name] = _LOSSY
+        return bodies
+
     def _settle(self, wanted: Sequence[NewOperation]) -> None:
         now = self.clock()
         claimed = self.store.claim(wanted, self.run_id, now, now + self.options.claim_lease)
         self.summary.claimed_elsewhere += len(wanted) - len(claimed)
+        self.settled.update(operation.name for operation in wanted if operation.name not in claimed)
+        bodies = self._rest_bodies([name for name in claimed if name in self.done])
+        unread = {name for name, body in bodies.items() if body is _NOT_REACHED}
+        if unread:  # the next poll reads them: released, they are pending records now
+            self.store.release(sorted(unread), self.run_id)
+            self.summary.not_reached += len(unread)
         to_publish: list[events.Event] = []
         for name, record in claimed.items():
             detect_time = record.detect_time or now
+            if name in unread:
+                continue
             if name in self.done:
-                to_publish.append(events.build_event(self.done[name], detect_time=detect_time))
+                body = bodies.get(name)
+                to_publish.append(
+                    events.build_event(
+                        self.done[name],
+                        detect_time=detect_time,
+                        rest_body=body if isinstance(body, dict) else None,
+                        lossy=body is _LOSSY,
+                    )
+                )
             else:
                 reason = self.expiring[name][1]
                 to_publish.append(
@@ -431,6 +518,7 @@ class _Poll:
                 )
         if not to_publish:
             return
+        self.summary.lossy_bodies += sum(1 for body in bodies.values() if body is _LOSSY)
         seconds_left = max((self.deadline - self.clock()).total_seconds(), MIN_PUBLISH_SECONDS)
         outcomes = self.publisher.publish(to_publish, seconds_left)
         published: list[Publication] = []
@@ -440,6 +528,7 @@ class _Poll:
             failure = outcomes.get(event.operation, CallError("UNKNOWN", "no publish outcome"))
             if failure is None:
                 published.append(Publication(event.operation, event.state, recorded_at))
+                self.settled.add(event.operation)
                 self.summary.published_events.append(PublishedEvent.of(event))
             else:
                 failed.append(event.operation)
@@ -456,6 +545,24 @@ class _Poll:
             by_state[publication.state] = by_state.get(publication.state, 0) + 1
             if publication.state == events.EXPIRED:
                 self.summary.expired += 1
+
+
+def full_event(
+    reader: OperationsReader,
+    operation: operations_pb2.Operation,
+    detect_time: datetime.datetime,
+    timeout_seconds: float,
+) -> events.Event:
+    """The event of a done operation outside a poll (a replay), with its body as a poll
+    publishes it: read over REST when the library would decode it lossily, else ``lossyBody``."""
+    body = None
+    lossy = events.needs_rest_body(operation)
+    if lossy:
+        with contextlib.suppress(CallError, BudgetExhausted):
+            body = reader.read_operation_json(operation.name, timeout_seconds)
+    return events.build_event(
+        operation, detect_time=detect_time, rest_body=body, lossy=lossy and body is None
+    )
 
 
 def _ended_after(

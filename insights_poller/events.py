@@ -96,27 +96,102 @@ def metadata_time(operation: operations_pb2.Operation, field: str) -> datetime.d
     return stamp.ToDatetime(tzinfo=datetime.UTC)  # type: ignore[no-any-return]
 
 
-def build_event(operation: operations_pb2.Operation, *, detect_time: datetime.datetime) -> Event:
-    """The event for a done operation."""
+def build_event(
+    operation: operations_pb2.Operation,
+    *,
+    detect_time: datetime.datetime,
+    rest_body: Mapping[str, Any] | None = None,
+    lossy: bool = False,
+) -> Event:
+    """The event for a done operation.
+
+    ``rest_body``: the operation's REST JSON, when decoding it here would lose something
+    (``needs_rest_body``): its ``response``, ``metadata`` and ``error`` go out verbatim and
+    its times come from it. ``lossy``: the REST read failed, so the bodies are what gRPC gave
+    (types the library can't read as base64), and the event says so.
+    """
     state = operation_state(operation)
     data: dict[str, Any] = {
         "operation": operation.name,
         "operationType": operation_type(operation),
         "state": state,
     }
+    if rest_body is not None:
+        data.update(_rest_bodies(rest_body, state))
+        metadata = rest_body.get("metadata")
+        create_time = _json_time(metadata, "createTime")
+        end_time = _json_time(metadata, "endTime")
+    else:
+        data.update(_grpc_bodies(operation, state))
+        create_time = metadata_time(operation, "create_time")
+        end_time = metadata_time(operation, "end_time")
+    if lossy:
+        data["lossyBody"] = True
+    return _event(data, create_time, end_time, detect_time)
+
+
+def _grpc_bodies(operation: operations_pb2.Operation, state: str) -> dict[str, Any]:
+    bodies: dict[str, Any] = {}
     if state == SUCCEEDED and operation.HasField("response"):
-        data["response"] = any_to_json(operation.response)
+        bodies["response"] = any_to_json(operation.response)
     if operation.HasField("metadata"):
-        data["metadata"] = any_to_json(operation.metadata)
+        bodies["metadata"] = any_to_json(operation.metadata)
     if operation.HasField("error"):
-        data["error"] = {
+        bodies["error"] = {
             "code": operation.error.code,
             "message": operation.error.message,
             "details": [any_to_json(detail) for detail in operation.error.details],
         }
-    create_time = metadata_time(operation, "create_time")
-    end_time = metadata_time(operation, "end_time")
-    return _event(data, create_time, end_time, detect_time)
+    return bodies
+
+
+def _rest_bodies(rest_body: Mapping[str, Any], state: str) -> dict[str, Any]:
+    """The REST JSON's bodies as they are; the error with the fields the JSON omits when empty."""
+    bodies: dict[str, Any] = {}
+    if state == SUCCEEDED and isinstance(rest_body.get("response"), dict):
+        bodies["response"] = rest_body["response"]
+    if isinstance(rest_body.get("metadata"), dict):
+        bodies["metadata"] = rest_body["metadata"]
+    error = rest_body.get("error")
+    if state != SUCCEEDED and isinstance(error, dict):
+        bodies["error"] = {
+            "code": error.get("code", 0),
+            "message": error.get("message", ""),
+            "details": error.get("details", []),
+        }
+    return bodies
+
+
+def _json_time(body: object, field: str) -> datetime.datetime | None:
+    value = body.get(field) if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return timestamps.parse_rfc3339(value)
+    except ValueError:
+        return None
+
+
+def needs_rest_body(operation: operations_pb2.Operation) -> bool:
+    """Whether decoding with the installed library would lose something: a type it cannot
+    read, or fields newer than it (which ``MessageToDict`` drops without a word)."""
+    packed = [operation.metadata] if operation.HasField("metadata") else []
+    if operation.HasField("response"):
+        packed.append(operation.response)
+    packed.extend(operation.error.details)
+    return any(_decodes_lossily(value) for value in packed)
+
+
+def _decodes_lossily(packed: any_pb2.Any) -> bool:
+    unpacked = _unpack(packed)
+    if unpacked is None:
+        return True
+    known_only = type(unpacked)()
+    known_only.CopyFrom(unpacked)
+    known_only.DiscardUnknownFields()  # recursive: unknown fields of nested messages too
+    if known_only.ByteSize() != unpacked.ByteSize():
+        return True
+    return _decoded_json(packed) is None  # an Any nested inside holds an unknown type
 
 
 def build_expired_event(
@@ -135,12 +210,20 @@ def build_expired_event(
 
 def any_to_json(packed: any_pb2.Any) -> dict[str, Any]:
     """The proto3 JSON mapping with ``@type``; a type the library can't read keeps its raw bytes."""
-    if _message_class(packed.type_url) is not None:
-        try:
-            return json_format.MessageToDict(packed)
-        except (TypeError, KeyError, ValueError, json_format.Error, message.DecodeError):
-            pass  # an unknown type nested inside: fall through to the raw form
+    decoded = _decoded_json(packed)
+    if decoded is not None:
+        return decoded
     return {"@type": packed.type_url, "value": base64.b64encode(packed.value).decode("ascii")}
+
+
+def _decoded_json(packed: any_pb2.Any) -> dict[str, Any] | None:
+    """The proto3 JSON mapping, or None when a type inside is unknown to the library."""
+    if _message_class(packed.type_url) is None:
+        return None
+    try:
+        return json_format.MessageToDict(packed)
+    except (TypeError, KeyError, ValueError, json_format.Error, message.DecodeError):
+        return None
 
 
 def _event(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from google.longrunning import operations_pb2
 
@@ -38,6 +38,11 @@ class OperationsReader(Protocol):
 
     def get_operation(self, name: str, timeout_seconds: float) -> operations_pb2.Operation | None:
         """One operation; None when the API answers NOT_FOUND."""
+        ...
+
+    def read_operation_json(self, name: str, timeout_seconds: float) -> dict[str, Any] | None:
+        """One operation as the REST API renders it (JSON field names, every field the service
+        returned, whatever the installed library knows); None when NOT_FOUND."""
         ...
 
 

@@ -16,7 +16,9 @@ REQUIRED_VARIABLES = ("GOOGLE_CLOUD_PROJECT", "RESULTS_TOPIC")
 OPTIONAL_VARIABLES = (
     "INSIGHTS_LOCATIONS",
     "STATE_URL",
+    "GOOGLE_CLOUD_PROJECT_NUMBER",
     "INSIGHTS_EMULATOR_HOST",
+    "INSIGHTS_EMULATOR_REST_HOST",
     "WATCH_SINCE",
     "INSIGHTS_TIMEOUT_SECONDS",
     "INSIGHTS_PAGE_SIZE",
@@ -46,10 +48,12 @@ class ConfigurationError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Settings:
     project: str
+    project_number: str | None
     locations: tuple[str, ...]
     results_topic: str
     state_url: str
-    insights_emulator_host: str | None
+    insights_emulator_hosts: names.HostOverrides | None
+    insights_emulator_rest_hosts: names.HostOverrides | None
     watch_since: datetime.datetime | None
     insights_timeout_seconds: float
     insights_page_size: int
@@ -88,10 +92,12 @@ class Settings:
             )
         return cls(
             project=project,
+            project_number=_project_number(env),
             locations=_locations(env),
             results_topic=results_topic,
             state_url=_state_url(env),
-            insights_emulator_host=_host_port(env, "INSIGHTS_EMULATOR_HOST"),
+            insights_emulator_hosts=_host_overrides(env, "INSIGHTS_EMULATOR_HOST"),
+            insights_emulator_rest_hosts=_host_overrides(env, "INSIGHTS_EMULATOR_REST_HOST"),
             watch_since=_watch_since(env),
             insights_timeout_seconds=_number(
                 env, "INSIGHTS_TIMEOUT_SECONDS", float, 30.0, 1.0, 300.0
@@ -164,13 +170,23 @@ def _operation_types(env: Mapping[str, str]) -> frozenset[str] | None:
     return kinds
 
 
-def _host_port(env: Mapping[str, str], variable: str) -> str | None:
+def _host_overrides(env: Mapping[str, str], variable: str) -> names.HostOverrides | None:
     value = _value(env, variable)
     if value is None:
         return None
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigurationError(variable, f"{value!r} is not host:port")
+    try:
+        return names.HostOverrides.parse(value)
+    except ValueError as error:
+        raise ConfigurationError(variable, str(error)) from None
+
+
+def _project_number(env: Mapping[str, str]) -> str | None:
+    value = _value(env, "GOOGLE_CLOUD_PROJECT_NUMBER")
+    if value is not None and not (value.isdigit() and len(value) <= 20):
+        raise ConfigurationError(
+            "GOOGLE_CLOUD_PROJECT_NUMBER",
+            f"{value!r} is not a project number (the digits Insights puts in resource names)",
+        )
     return value
 
 

@@ -4,7 +4,8 @@
 # Files by purpose: apis.tf (services), source.tf (code archive, bucket, image repository),
 # function.tf, scheduler.tf, pubsub.tf, firestore.tf, iam.tf (identities and every grant).
 
-# For the project number (the Pub/Sub service agent's address). Read once the APIs are on: in a
+# For the project number (the Pub/Sub service agent's address, and the function's
+# GOOGLE_CLOUD_PROJECT_NUMBER). Read once the APIs are on: in a
 # new project the Cloud Resource Manager API it calls may not be enabled yet at plan time.
 data "google_project" "main" {
   project_id = var.project_id
@@ -18,10 +19,13 @@ locals {
   # insights_poller.settings.REQUIRED_VARIABLES and OPTIONAL_VARIABLES.
   poller_environment = {
     GOOGLE_CLOUD_PROJECT = var.project_id
-    INSIGHTS_LOCATIONS   = join(",", var.insights_locations)
-    RESULTS_TOPIC        = google_pubsub_topic.events.id
-    STATE_URL            = local.state_url
-    POLL_BUDGET_SECONDS  = tostring(local.poll_budget_seconds)
+    # Insights answers names with the project number: the function accepts either spelling in
+    # request bodies, and knows the number from its first request on.
+    GOOGLE_CLOUD_PROJECT_NUMBER = data.google_project.main.number
+    INSIGHTS_LOCATIONS          = join(",", var.insights_locations)
+    RESULTS_TOPIC               = google_pubsub_topic.events.id
+    STATE_URL                   = local.state_url
+    POLL_BUDGET_SECONDS         = tostring(local.poll_budget_seconds)
   }
 
   # Optional settings of the code a user may set through var.poller_settings. Every other

@@ -56,6 +56,7 @@ def pubsub_emulator() -> Iterator[str]:
 def insights() -> Iterator[InsightsEmulator]:
     emulator = InsightsEmulator(seed=7)
     emulator.start()
+    emulator.start_rest()
     yield emulator
     emulator.stop()
 
@@ -89,7 +90,9 @@ def launch(
             "INSIGHTS_LOCATIONS": LOCATION,
             "RESULTS_TOPIC": sink.topic.rsplit("/", 1)[1],
             "STATE_URL": state_url,
+            "GOOGLE_CLOUD_PROJECT_NUMBER": insights.project_number(PROJECT),
             "INSIGHTS_EMULATOR_HOST": insights.address or "",
+            "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address or "",
             **overrides,
         }
         function = FunctionProcess(env, tmp_path, target=target)

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from contract import assert_valid_event
 from google.longrunning import operations_pb2
@@ -45,8 +46,15 @@ class FakeReader:
         self.failing_locations: set[str] = set()
         self.failing_gets: set[str] = set()
         self.hidden_from_listing: set[str] = set()
+        self.rest_bodies: dict[str, dict[str, Any]] = {}
+        """What the REST read answers, by name (NOT_FOUND for others)."""
+        self.failing_rest_reads: set[str] = set()
+        self.project_numbers: dict[str, str] = {}
+        """Project ID -> number: a request may use either, as with Insights, which answers
+        with the number; operations are then ``put`` under their number spelling."""
         self.list_calls = 0
         self.get_calls: list[str] = []
+        self.rest_calls: list[str] = []
         self._lock = threading.Lock()
 
     def put(self, operation: operations_pb2.Operation) -> None:
@@ -74,7 +82,22 @@ class FakeReader:
             self.get_calls.append(name)
         if name in self.failing_gets:
             raise CallError("UNAVAILABLE", f"get {name} failed")
-        return self.operations.get(name)
+        return self.operations.get(self._numbered(name))
+
+    def read_operation_json(self, name: str, timeout_seconds: float) -> dict[str, Any] | None:
+        self._spend(timeout_seconds)
+        with self._lock:
+            self.rest_calls.append(name)
+        if name in self.failing_rest_reads:
+            raise CallError("UNAVAILABLE", f"REST read of {name} failed")
+        return self.rest_bodies.get(self._numbered(name))
+
+    def _numbered(self, name: str) -> str:
+        project = name.split("/")[1]
+        number = self.project_numbers.get(project)
+        return (
+            name if number is None else name.replace(f"projects/{project}/", f"projects/{number}/")
+        )
 
     def _spend(self, timeout_seconds: float) -> None:
         if timeout_seconds <= 0:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import select
 import subprocess
 import sys
 import time
@@ -24,6 +26,16 @@ from devstack.gcloud_emulators import free_port
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "demo-project"
 LOCATION = "us-central1"
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class FunctionProcess:
@@ -99,12 +111,7 @@ class FunctionProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process)
 
 
 class EventSink:
@@ -152,6 +159,62 @@ class EventSink:
         with contextlib.suppress(NotFound):
             self.publisher.delete_topic(topic=self.topic, timeout=30)
         self.subscriber.close()
+
+
+class EmulatorProcess:
+    """The Insights emulator as its own process, as an operator runs it: for one endpoint's
+    locations, answering names with ``project_number``; driven over its admin HTTP API."""
+
+    _READY = re.compile(
+        r"Insights emulator listening on (?P<grpc>\S+) "
+        r"\(admin http://(?P<admin>\S+), REST http://(?P<rest>\S+)\)"
+    )
+
+    def __init__(self, locations: str, project_number: str) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "insights_poller.emulator", "--port", "0", "--admin-port", "0",
+             "--rest-port", "0", "--locations", locations, "--project", PROJECT,
+             "--project-number", project_number],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], 30)
+        line = self._process.stdout.readline() if ready else ""
+        match = self._READY.search(line)
+        if match is None:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        self.grpc, self.admin, self.rest = match["grpc"], match["admin"], match["rest"]
+
+    def request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """One admin call; the JSON answer (an error status raises)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://{self.admin}{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def create(self, kind: str, location: str, **fields: Any) -> str:
+        """A new operation's name, as the emulator answers it (with the project number)."""
+        parent = f"projects/{PROJECT}/locations/{location}"
+        created = self.request("POST", f"/v1/{parent}/operations", {"kind": kind, **fields})
+        name: str = created["name"]
+        return name
+
+    def calls(self) -> dict[str, int]:
+        """gRPC and REST calls the emulator served, by method."""
+        calls: dict[str, int] = self.request("GET", "/v1/stats")["calls"]
+        return calls
+
+    def stop(self) -> None:
+        stop_process(self._process)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 Launch = Callable[..., FunctionProcess]

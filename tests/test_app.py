@@ -85,3 +85,32 @@ def test_too_many_requested_names_is_a_400_before_anything_runs() -> None:
 
     assert status == 400 and "more than 1000" in body["error"]
     assert reader.list_calls == 0 and reader.get_calls == []
+
+
+def test_a_body_may_name_operations_with_the_project_id_or_number_but_no_other_project() -> None:
+    numbered_settings = Settings.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": builders.PROJECT,
+            "GOOGLE_CLOUD_PROJECT_NUMBER": "389908145857",
+            "RESULTS_TOPIC": "events",
+        }
+    )
+    poller = app.Poller(numbered_settings, reader=FakeReader(), publisher=FakePublisher())
+    by_number = "projects/389908145857/locations/us-central1/operations/1"
+
+    assert poller.validate_requested([builders.name(1), by_number]) == [by_number]
+    for other in ("projects/other-project", "projects/111111111111"):
+        with pytest.raises(app.BadRequest, match="outside the watched project"):
+            poller.validate_requested([f"{other}/locations/us-central1/operations/1"])
+
+
+def test_a_number_is_refused_while_the_project_number_is_unknown_saying_how_to_set_it() -> None:
+    reader = FakeReader()
+    poller = app.Poller(SETTINGS, reader=reader, publisher=FakePublisher(), store=None)
+    body = {"operations": ["projects/389908145857/locations/us-central1/operations/1"]}
+
+    answer, status = app.handle_http("POST", json.dumps(body).encode(), None, lambda: poller)
+
+    assert status == 400
+    assert "GOOGLE_CLOUD_PROJECT_NUMBER" in answer["error"]
+    assert reader.list_calls == 0 and reader.get_calls == []

@@ -71,7 +71,9 @@ def cli(insights: InsightsEmulator, sink: EventSink, state_url: str, tmp_path: P
             "INSIGHTS_LOCATIONS": LOCATION,
             "RESULTS_TOPIC": sink.topic.rsplit("/", 1)[1],
             "STATE_URL": state_url,
+            "GOOGLE_CLOUD_PROJECT_NUMBER": insights.project_number(PROJECT),
             "INSIGHTS_EMULATOR_HOST": insights.address or "",
+            "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address or "",
             "INSIGHTS_TIMEOUT_SECONDS": "5",
         },
         tmp_path,
@@ -202,7 +204,8 @@ def test_a_bad_name_makes_watch_change_nothing_at_all(
 
     assert refused.returncode == 2
     assert refused.stderr == (
-        f"error: {OTHER_PROJECT_OPERATION!r} is outside the watched project {PROJECT!r}\n"
+        f"error: {OTHER_PROJECT_OPERATION!r} is outside the watched project {PROJECT!r} "
+        f"(number {insights.project_number(PROJECT)})\n"
     )
     assert refused.stdout == ""
     assert not state_file(state_url).exists()  # no state store was even opened
@@ -239,7 +242,9 @@ def test_watch_tracks_pending_publishes_done_and_reports_unknown(
     assert again.stdout.splitlines()[:3] == [
         f"{old}: already finished, published earlier as SUCCEEDED",
         f"{undated}: finished, recorded as HISTORY: no event, it ended before the watch started",
-        f"{UNKNOWN_OPERATION}: not found: Insights has no such operation",
+        # reported as the API spells names: with the project number (GOOGLE_CLOUD_PROJECT_NUMBER)
+        f"{insights.project_number(PROJECT).join(UNKNOWN_OPERATION.split(PROJECT))}: not found: "
+        "Insights has no such operation",
     ]
     assert sink.drain() == []
 

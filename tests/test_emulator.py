@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import select
@@ -12,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import any_pb2, empty_pb2, json_format
 from google.rpc import status_pb2
+from http_json import http_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +34,7 @@ from insights_poller.emulator import (
     DEFAULT_ERROR_CODE,
     KIND_NAMES,
     KINDS,
+    NEWER_KIND_NAMES,
     PASSTHROUGH_KIND,
     PASSTHROUGH_METADATA_TYPE_URL,
     PASSTHROUGH_RESPONSE_TYPE_URL,
@@ -129,17 +128,6 @@ def _unpack(packed: any_pb2.Any, message_type: Any) -> Any:
     return target
 
 
-def _http(url: str, method: str = "GET", body: object = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.load(error)
-
-
 def test_real_client_pages_through_one_location_in_creation_order(
     emulator: InsightsEmulator, client: ccai.ContactCenterInsightsClient
 ) -> None:
@@ -158,7 +146,8 @@ def test_real_client_pages_through_one_location_in_creation_order(
 
     assert [len(page) for page in pages] == [3, 3, 1]
     assert [name for page in pages for name in page] == created
-    assert all(re.fullmatch(rf"{PARENT}/operations/\d{{19}}", name) for name in created)
+    numbered = f"projects/{emulator.project_number('p')}/locations/l"
+    assert all(re.fullmatch(rf"{numbered}/operations/\d{{19}}", name) for name in created)
 
 
 def test_page_size_is_capped_and_defaults_to_100(
@@ -326,7 +315,8 @@ def test_lifecycle_follows_the_clock(
     clock.advance(30)
     succeeded = state()[succeeds]
     assert succeeded.done and not succeeded.HasField("error")
-    assert _unpack(succeeded.response, ccai.IssueModel).name.startswith(f"{PARENT}/issueModels/")
+    numbered = f"projects/{emulator.project_number('p')}/locations/l"
+    assert _unpack(succeeded.response, ccai.IssueModel).name.startswith(f"{numbered}/issueModels/")
 
     clock.advance(30)
     cancelled = state()[cancels]
@@ -445,7 +435,7 @@ def test_metadata_is_plausible(emulator: InsightsEmulator) -> None:
     )
     assert response.failed_analysis_count == 1
     request = _unpack(emulator.get_operation(export).metadata, ccai.ExportInsightsDataMetadata)
-    assert request.request.parent == PARENT
+    assert request.request.parent == f"projects/{emulator.project_number('p')}/locations/l"
     assert request.request.big_query_destination.project_id == "p"
     assert request.request.big_query_destination.dataset
     stats = _unpack(emulator.get_operation(ingest).metadata, ccai.IngestConversationsMetadata)
@@ -531,23 +521,23 @@ def test_admin_http_round_trip(
 ) -> None:
     collection = f"{admin}/v1/{PARENT}/operations"
 
-    status, created = _http(
+    status, created = http_json(
         collection, "POST", {"kind": "CreateIssueModel", "finishAfterSeconds": 100}
     )
     assert status == 200 and created["done"] is False
     name = created["name"]
     assert client.get_operation({"name": name}).name == name
-    assert _http(collection)[1]["operations"] == [created]
+    assert http_json(collection)[1]["operations"] == [created]
 
-    status, failed = _http(f"{admin}/v1/{name}:fail", "POST", {"code": "INVALID_ARGUMENT"})
+    status, failed = http_json(f"{admin}/v1/{name}:fail", "POST", {"code": "INVALID_ARGUMENT"})
     assert status == 200 and failed["error"]["code"] == 3
     assert client.get_operation({"name": name}).error.code == 3
-    assert _http(f"{admin}/v1/{name}:succeed", "POST")[0] == 409
+    assert http_json(f"{admin}/v1/{name}:succeed", "POST")[0] == 409
 
-    assert _http(f"{admin}/v1/{name}", "DELETE") == (200, {})
+    assert http_json(f"{admin}/v1/{name}", "DELETE") == (200, {})
     with pytest.raises(exceptions.NotFound):
         client.get_operation({"name": name})
-    status, missing = _http(f"{admin}/v1/{name}")
+    status, missing = http_json(f"{admin}/v1/{name}")
     assert status == 404 and "not found" in missing["error"]
 
 
@@ -555,7 +545,7 @@ def test_admin_http_history_partial_errors_and_passthrough(
     emulator: InsightsEmulator, admin: str, clock: ManualClock
 ) -> None:
     collection = f"{admin}/v1/{PARENT}/operations"
-    _, history = _http(
+    _, history = http_json(
         collection,
         "POST",
         {
@@ -569,7 +559,7 @@ def test_admin_http_history_partial_errors_and_passthrough(
         },
     )
     value = base64.b64encode(b"\x01\x02").decode()
-    _, opaque = _http(
+    _, opaque = http_json(
         collection,
         "POST",
         {
@@ -603,7 +593,7 @@ def test_admin_http_history_partial_errors_and_passthrough(
 def test_admin_http_rejects_bad_input(
     admin: str, method: str, path: str, body: object, status: int
 ) -> None:
-    got, payload = _http(admin + path, method, body)
+    got, payload = http_json(admin + path, method, body)
     assert got == status
     assert isinstance(payload["error"], str) and payload["error"]
 
@@ -611,7 +601,7 @@ def test_admin_http_rejects_bad_input(
 def test_admin_http_faults_and_stats(
     emulator: InsightsEmulator, client: ccai.ContactCenterInsightsClient, admin: str
 ) -> None:
-    status, faults = _http(
+    status, faults = http_json(
         f"{admin}/v1/faults",
         "POST",
         {"method": "ListOperations", "errorRate": 1, "code": "PERMISSION_DENIED", "seed": 1},
@@ -620,12 +610,14 @@ def test_admin_http_faults_and_stats(
     with pytest.raises(exceptions.PermissionDenied):
         client.list_operations({"name": PARENT})
 
-    _, stats = _http(f"{admin}/v1/stats")
+    _, stats = http_json(f"{admin}/v1/stats")
     assert stats["calls"]["ListOperations"] == 1
     assert stats["injectedErrors"]["ListOperations"] == 1
-    assert _http(f"{admin}/v1/faults", "DELETE") == (200, {"faults": {}})
+    assert http_json(f"{admin}/v1/faults", "DELETE") == (200, {"faults": {}})
     client.list_operations({"name": PARENT})
-    assert _http(f"{admin}/v1/kinds")[1]["kinds"] == [*KIND_NAMES, PASSTHROUGH_KIND]
+    kinds = http_json(f"{admin}/v1/kinds")[1]["kinds"]
+    assert kinds == [*KIND_NAMES, *NEWER_KIND_NAMES, PASSTHROUGH_KIND]
+    assert {"GenerativeInsights", "DeleteDataset"} <= set(kinds)
 
 
 def test_command_line_serves_demo_data_and_stops_on_sigterm() -> None:
@@ -633,7 +625,9 @@ def test_command_line_serves_demo_data_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path)}
     process = subprocess.Popen(
         [sys.executable, "-m", "insights_poller.emulator", "--port", "0", "--admin-port", "0",
-         "--seed", "demo", "--project", "p", "--location", "l", "--max-page-size", "4"],
+         "--rest-port", "0", "--locations", "l,europe-west1", "--seed", "demo",
+         "--project", "p", "--project-number", "123456789012", "--location", "l",
+         "--max-page-size", "4"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -647,7 +641,7 @@ def test_command_line_serves_demo_data_and_stops_on_sigterm() -> None:
         line = process.stdout.readline()
         match = re.fullmatch(
             r"Insights emulator listening on (127\.0\.0\.1:\d+) "
-            r"\(admin http://(127\.0\.0\.1:\d+)\)\n",
+            r"\(admin http://(127\.0\.0\.1:\d+), REST http://(127\.0\.0\.1:\d+)\)\n",
             line,
         )
         assert match, line
@@ -657,10 +651,20 @@ def test_command_line_serves_demo_data_and_stops_on_sigterm() -> None:
             )
             first = client.list_operations({"name": PARENT})
             rest = client.list_operations({"name": PARENT, "page_token": first.next_page_token})
+            other_served = client.list_operations({"name": "projects/p/locations/europe-west1"})
+            with pytest.raises(exceptions.InvalidArgument, match=r" contactcenterinsights\.goog"):
+                client.list_operations({"name": "projects/p/locations/us-central1"})
+        assert not other_served.operations
         operations = [*first.operations, *rest.operations]
-        assert len(first.operations) == 4 and len(operations) == 7
+        assert len(first.operations) == 4 and len(operations) == 8
         assert not any(op.done for op in operations)
-        assert len(_http(f"http://{match.group(2)}/v1/{PARENT}/operations")[1]["operations"]) == 7
+        assert all(op.name.startswith("projects/123456789012/locations/l/") for op in operations)
+        assert (
+            len(http_json(f"http://{match.group(2)}/v1/{PARENT}/operations")[1]["operations"]) == 8
+        )
+        operation_id = operations[0].name.rpartition("/")[2]
+        status, body = http_json(f"http://{match.group(3)}/v1/{PARENT}/operations/{operation_id}")
+        assert status == 200 and body["name"] == operations[0].name and "done" not in body
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

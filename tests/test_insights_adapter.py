@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from google.api_core import exceptions
+from google.auth.credentials import AnonymousCredentials
 from google.longrunning import operations_pb2
 
-from insights_poller.adapters.insights import InsightsOperationsReader, RateLimiter
+from insights_poller import names
+from insights_poller.adapters.insights import (
+    InsightsClients,
+    InsightsOperationsReader,
+    RateLimiter,
+    RestOperations,
+)
+from insights_poller.names import HostOverrides
 from insights_poller.ports import BudgetExhausted, CallError
 
 
@@ -34,7 +43,8 @@ class ScriptedClient:
 
 def reader(client: ScriptedClient, rps: float = 1000, rpc_timeout: float = 5) -> Any:
     return InsightsOperationsReader(
-        client,  # type: ignore[arg-type]
+        lambda location: client,  # type: ignore[arg-type,return-value]
+        RestOperations(None),
         "demo-project",
         page_size=100,
         rpc_timeout_seconds=rpc_timeout,
@@ -106,3 +116,89 @@ def test_rate_limiter_allows_one_seconds_burst_then_spaces_calls_until_the_deadl
     assert granted == [True] * 8 + [False]  # a burst of 4, then one every 0.25 s
     assert slept == [0.25, 0.25, 0.25, 0.25]
     assert now[0] == 101.0
+
+
+# Insights docs, "Regionalization" (cloud.google.com/contact-center/insights/docs/regionalization):
+# the endpoint that serves each resource location.
+DOCUMENTED_ENDPOINTS = {
+    "us-central1": "contactcenterinsights.googleapis.com",
+    "us-east1": "us-east1-contactcenterinsights.googleapis.com",
+    "us-west1": "us-west1-contactcenterinsights.googleapis.com",
+    "northamerica-northeast1": "northamerica-northeast1-contactcenterinsights.googleapis.com",
+    "us": "us-contactcenterinsights.googleapis.com",
+    "europe-west1": "europe-west1-contactcenterinsights.googleapis.com",
+    "europe-west2": "europe-west2-contactcenterinsights.googleapis.com",
+    "europe-west3": "europe-west3-contactcenterinsights.googleapis.com",
+    "eu": "eu-contactcenterinsights.googleapis.com",
+    "europe-west4": "europe-west4-contactcenterinsights.googleapis.com",
+    "europe-west6": "europe-west6-contactcenterinsights.googleapis.com",
+    "asia-northeast1": "asia-northeast1-contactcenterinsights.googleapis.com",
+    "asia-northeast3": "asia-northeast3-contactcenterinsights.googleapis.com",
+    "asia-south1": "asia-south1-contactcenterinsights.googleapis.com",
+    "asia-southeast1": "asia-southeast1-contactcenterinsights.googleapis.com",
+    "asia-southeast2": "asia-southeast2-contactcenterinsights.googleapis.com",
+    "australia-southeast1": "australia-southeast1-contactcenterinsights.googleapis.com",
+}
+
+
+@pytest.mark.parametrize(("location", "endpoint"), DOCUMENTED_ENDPOINTS.items())
+def test_each_location_is_read_on_its_documented_endpoint(
+    location: str, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "google.auth.default", lambda *args, **kwargs: (AnonymousCredentials(), None)
+    )
+    clients = InsightsClients(HostOverrides(None, (("europe-west1", "127.0.0.1:1"),)))
+
+    client = clients.for_location(location)
+
+    if location == "europe-west1":  # named in the overrides: the emulator instead
+        channel = client.transport.grpc_channel  # type: ignore[attr-defined]
+        assert channel._channel.target() == b"dns:///127.0.0.1:1"
+    else:
+        assert names.regional_endpoint(location) == endpoint
+        assert client.transport._host == f"{endpoint}:443"
+        assert client is clients.for_location(location)  # created once, reused
+
+
+def test_rest_reads_go_to_the_operations_regional_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    class Session:
+        def get(self, url: str, timeout: float) -> Any:
+            asked.append(url)
+            response = requests.Response()
+            response.status_code, response._content = 200, b'{"name": "n", "done": true}'
+            return response
+
+    rest = RestOperations(HostOverrides(None, (("eu", "127.0.0.1:9"),)))
+    monkeypatch.setattr(rest, "_session", lambda authorized: Session())
+    for location in ("europe-west1", "us-central1", "eu"):
+        rest.get({"name": f"projects/1/locations/{location}/operations/2"}, None, 5)
+
+    assert asked == [
+        "https://europe-west1-contactcenterinsights.googleapis.com/v1/"
+        "projects/1/locations/europe-west1/operations/2",
+        "https://contactcenterinsights.googleapis.com/v1/projects/1/locations/us-central1/operations/2",
+        "http://127.0.0.1:9/v1/projects/1/locations/eu/operations/2",
+    ]
+
+
+def test_rest_errors_are_the_same_exceptions_as_grpc_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Session:
+        def get(self, url: str, timeout: float) -> Any:
+            response = requests.Response()
+            response.status_code = 503
+            response._content = (
+                b'{"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}}'
+            )
+            response.request = requests.Request("GET", url).prepare()
+            return response
+
+    rest = RestOperations(None)
+    monkeypatch.setattr(rest, "_session", lambda authorized: Session())
+
+    with pytest.raises(exceptions.ServiceUnavailable, match="busy"):
+        rest.get({"name": "projects/1/locations/us/operations/2"}, None, 5)

@@ -57,7 +57,7 @@ def test_pending_operations_become_one_event_each_field_by_field(
         "ce-id": str(
             uuid.uuid5(uuid.NAMESPACE_URL, "//contactcenterinsights.googleapis.com/" + model)
         ),
-        "ce-source": SOURCE,
+        "ce-source": SOURCE.replace(PROJECT, insights.project_number(PROJECT)),
         "ce-type": "insights-poller.operation.v1.finished",
         "ce-subject": "operations/" + model.rsplit("/", 1)[1],
         "ce-time": data["endTime"],
@@ -193,20 +193,23 @@ def test_requested_operation_is_published_even_from_before_the_watch(
     assert event_data(message)["operation"] == old
 
 
-def test_unknown_type_reaches_the_subscriber_with_its_type_url(
+def test_a_body_no_json_can_render_still_reaches_the_subscriber_raw_and_marked_lossy(
     launch: Launch, insights: InsightsEmulator, sink: EventSink
 ) -> None:
     function = launch()
     function.poll()
-    insights.create("Passthrough", PROJECT, LOCATION, outcome="succeed")
+    raw = insights.create("Passthrough", PROJECT, LOCATION, outcome="succeed")
 
-    function.poll()
+    status, summary = function.post()  # the REST read fails: the emulator cannot render it
 
+    assert status == 500 and summary["published"] == 1 and summary["lossyBodies"] == 1
+    assert [(e["stage"], e["code"]) for e in summary["errorDetails"]] == [("body", "INTERNAL")]
     [message] = sink.drain()
     data = event_data(message)
-    assert data["metadata"]["@type"].endswith("GenerativeInsightsMetadata")
+    assert (data["operation"], data["lossyBody"]) == (raw, True)
     assert base64.b64decode(data["metadata"]["value"])
     assert data["response"]["@type"] != data["metadata"]["@type"]
+    assert function.poll()["published"] == 0
 
 
 NAME = b"projects/demo-project/locations"

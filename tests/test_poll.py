@@ -16,7 +16,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
-from insights_poller import core, events
+from insights_poller import core, events, names
 from insights_poller.ports import CallError
 from insights_poller.state.base import Publication
 
@@ -34,6 +34,9 @@ class World:
     budget: datetime.timedelta = datetime.timedelta(minutes=4)
     max_pending_age: datetime.timedelta = datetime.timedelta(days=7)
     operation_types: frozenset[str] | None = None
+    identity: names.ProjectIdentity = dataclasses.field(
+        default_factory=lambda: names.ProjectIdentity(builders.PROJECT)
+    )
     runs: int = 0
 
     def poll(self, requested: Sequence[str] = (), run_id: str | None = None) -> core.PollSummary:
@@ -54,6 +57,7 @@ class World:
             ),
             clock=self.clock,
             run_id=run_id or f"run-{self.runs}",
+            identity=self.identity,
             requested=requested,
         )
 
@@ -543,6 +547,161 @@ def test_a_backlog_is_settled_in_chunks_and_what_the_budget_misses_waits_for_nex
     second = world.poll()
 
     assert chunk_sizes == [500, 500, 200]
-    assert (first.published, first.not_reached, first.pending) == (1000, 200, 0)
+    assert (first.published, first.not_reached, first.pending) == (1000, 200, 200)  # still owed
     assert first.ok and second.published == 200
     assert len({event.operation for event in world.publisher.published}) == 1200
+
+
+# --- the real service: project numbers in names, bodies newer than the library ---------------
+
+PROJECT_NUMBER = "389908145857"
+
+
+def numbered(operation_id: int) -> str:
+    """A name as Insights answers it: with the project number."""
+    return f"projects/{PROJECT_NUMBER}/locations/{builders.LOCATION}/operations/{operation_id}"
+
+
+def test_names_spelled_with_the_project_id_or_number_are_one_operation_and_one_event(
+    world: World,
+) -> None:
+    world.reader.project_numbers[builders.PROJECT] = PROJECT_NUMBER
+    old = builders.T0 - datetime.timedelta(days=3)
+    world.reader.put(builders.issue_model_operation(numbered(30), created=old, ended=old))
+    world.reader.put(builders.issue_model_operation(numbered(31), created=old, ended=old))
+
+    first = world.poll(requested=[builders.name(30), numbered(31)])
+    again = world.poll(requested=[builders.name(30), builders.name(31)])
+
+    assert first.ok and first.published == 2
+    assert world.published_states() == {numbered(30): "SUCCEEDED", numbered(31): "SUCCEEDED"}
+    assert [event.event_id for event in world.publisher.published] == [
+        events.event_id(numbered(30)),
+        events.event_id(numbered(31)),
+    ]
+    assert again.published == 0
+    assert set(world.store.records) == {numbered(30), numbered(31)}
+
+
+def test_a_name_requested_with_the_id_is_kept_under_the_number_the_api_answers_with(
+    world: World,
+) -> None:
+    world.reader.project_numbers[builders.PROJECT] = PROJECT_NUMBER
+    world.reader.put(builders.issue_model_operation(numbered(32)))
+    world.reader.hidden_from_listing.add(numbered(32))
+
+    first = world.poll(requested=[builders.name(32)])
+    world.reader.hidden_from_listing.clear()
+    world.reader.put(builders.issue_model_operation(numbered(32), ended=later(world)))
+    second = world.poll()
+
+    assert (first.ok, first.newly_tracked) == (True, 1)
+    assert [record.name for record in world.store.records.values()] == [numbered(32)]
+    assert world.identity.number == PROJECT_NUMBER
+    assert (second.published, second.pending) == (1, 0)
+    assert world.published_states() == {numbered(32): "SUCCEEDED"}
+
+
+SAMPLE_METADATA_URL = (
+    "type.googleapis.com/google.cloud.contactcenterinsights.v1.SampleConversationsMetadata"
+)
+INGEST_METADATA_URL = (
+    "type.googleapis.com/google.cloud.contactcenterinsights.v1.IngestConversationsMetadata"
+)
+
+
+def ingest_operation_with_a_newer_field(operation_id: int, ended: datetime.datetime) -> Any:
+    """A done IngestConversations operation whose metadata carries a field the library lacks."""
+    from google.cloud import contact_center_insights_v1 as insights  # noqa: PLC0415
+
+    metadata = insights.IngestConversationsMetadata(create_time=builders.T0, end_time=ended)
+    known = type(metadata).pb(metadata).SerializeToString()
+    newer_field = b"\xa0\x06\x07"  # field 100, varint 7: unknown to this library
+    return operations_pb2.Operation(
+        name=builders.name(operation_id),
+        done=True,
+        metadata=any_pb2.Any(type_url=INGEST_METADATA_URL, value=known + newer_field),
+        response=any_pb2.Any(
+            type_url="type.googleapis.com/google.cloud.contactcenterinsights.v1."
+            "IngestConversationsResponse"
+        ),
+    )
+
+
+def test_bodies_the_library_would_decode_lossily_are_published_from_the_rest_json(
+    world: World,
+) -> None:
+    world.poll()
+    ended = later(world)
+    unknown_kind = undated_operation(40)
+    newer_field = ingest_operation_with_a_newer_field(41, ended)
+    world.reader.put(unknown_kind)
+    world.reader.put(newer_field)
+    sample_metadata = {
+        "@type": SAMPLE_METADATA_URL,
+        "createTime": "2026-11-01T12:01:00.250Z",
+        "endTime": "2026-11-01T12:04:00Z",
+        "request": {"parent": f"projects/{PROJECT_NUMBER}/locations/us-central1"},
+    }
+    ingest_metadata = {
+        "@type": INGEST_METADATA_URL,
+        "createTime": "2026-11-01T12:00:00Z",
+        "endTime": "2026-11-01T12:05:00Z",
+        "sampledConversations": ["conversations/7"],
+    }
+    world.reader.rest_bodies[unknown_kind.name] = {
+        "name": unknown_kind.name,
+        "done": True,
+        "metadata": sample_metadata,
+        "response": {"@type": SAMPLE_METADATA_URL.replace("Metadata", "Response")},
+    }
+    world.reader.rest_bodies[newer_field.name] = {
+        "name": newer_field.name,
+        "done": True,
+        "metadata": ingest_metadata,
+    }
+
+    summary = world.poll()
+
+    assert summary.ok and summary.lossy_bodies == 0
+    sample, ingest = (json.loads(event.data) for event in world.publisher.published)
+    assert sample["operationType"] == "SampleConversations"
+    assert sample["metadata"] == sample_metadata
+    assert (sample["createTime"], sample["endTime"]) == (
+        "2026-11-01T12:01:00.250000Z",  # the event's own format, as for every kind
+        "2026-11-01T12:04:00Z",
+    )
+    assert ingest["metadata"]["sampledConversations"] == ["conversations/7"]
+    assert ingest["endTime"] == "2026-11-01T12:05:00Z"
+    assert "lossyBody" not in sample and "lossyBody" not in ingest
+
+
+def test_a_body_the_library_decodes_in_full_costs_no_rest_read(world: World) -> None:
+    world.poll()
+    world.reader.put(builders.bulk_analyze_operation(builders.name(42), ended=later(world)))
+
+    world.poll()
+
+    assert world.published_states() == {builders.name(42): "SUCCEEDED"}
+    assert world.reader.rest_calls == []
+
+
+def test_a_failed_rest_read_publishes_the_grpc_body_once_marked_lossy(world: World) -> None:
+    world.poll()
+    later(world)
+    world.reader.put(undated_operation(43))
+    world.reader.failing_rest_reads.add(builders.name(43))
+
+    first = world.poll()
+    later(world)
+    second = world.poll()
+
+    [event] = world.publisher.published
+    data = json.loads(event.data)
+    assert data["lossyBody"] is True
+    assert data["metadata"] == {"@type": SAMPLE_METADATA_URL, "value": ""}
+    assert first.lossy_bodies == 1
+    assert [(error.stage, error.operation) for error in first.errors] == [
+        ("body", builders.name(43))
+    ]
+    assert second.published == 0 and second.ok

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from insights_poller import core, events
+from insights_poller import core, events, names
 from insights_poller.state.base import Publication
 
 LEASE = datetime.timedelta(minutes=10)
@@ -64,6 +64,7 @@ class PollerMachine(RuleBasedStateMachine):
             ),
             clock=self.clock,
             run_id=f"run-{self.runs}",
+            identity=names.ProjectIdentity(builders.PROJECT),
         )
 
     @initialize()

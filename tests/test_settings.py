@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from insights_poller.names import HostOverrides
 from insights_poller.settings import (
     DEFAULT_STATE_URL,
     OPTIONAL_VARIABLES,
@@ -27,7 +28,9 @@ def test_defaults_from_a_minimal_environment() -> None:
     assert settings.state_url == DEFAULT_STATE_URL
     assert settings.watch_since is None
     assert settings.operation_types is None
-    assert settings.insights_emulator_host is None
+    assert settings.insights_emulator_hosts is None
+    assert settings.insights_emulator_rest_hosts is None
+    assert settings.project_number is None
 
 
 def test_every_setting_is_read() -> None:
@@ -37,7 +40,9 @@ def test_every_setting_is_read() -> None:
             "INSIGHTS_LOCATIONS": "us-central1, europe-west1,us-central1",
             "RESULTS_TOPIC": "projects/other-project/topics/insights-events",
             "STATE_URL": "firestore://poller/operations",
+            "GOOGLE_CLOUD_PROJECT_NUMBER": "389908145857",
             "INSIGHTS_EMULATOR_HOST": "localhost:8089",
+            "INSIGHTS_EMULATOR_REST_HOST": "europe-west1=127.0.0.1:9091, 127.0.0.1:9090",
             "WATCH_SINCE": "2026-11-01T10:00:00+01:00",
             "INSIGHTS_TIMEOUT_SECONDS": "12.5",
             "INSIGHTS_PAGE_SIZE": "250",
@@ -54,7 +59,12 @@ def test_every_setting_is_read() -> None:
     assert settings.locations == ("us-central1", "europe-west1")
     assert settings.results_topic == "projects/other-project/topics/insights-events"
     assert settings.state_url == "firestore://poller/operations"
-    assert settings.insights_emulator_host == "localhost:8089"
+    assert settings.project_number == "389908145857"
+    assert settings.insights_emulator_hosts == HostOverrides("localhost:8089")
+    rest_hosts = settings.insights_emulator_rest_hosts
+    assert rest_hosts is not None
+    assert rest_hosts.host_for("europe-west1") == "127.0.0.1:9091"
+    assert rest_hosts.host_for("us-central1") == "127.0.0.1:9090"
     assert settings.watch_since == datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.UTC)
     assert (settings.insights_timeout_seconds, settings.insights_page_size) == (12.5, 250)
     assert settings.insights_max_concurrency == 4
@@ -77,6 +87,10 @@ def test_every_setting_is_read() -> None:
         ("STATE_URL", "postgres://db/x", "is not sqlite:///PATH"),
         ("INSIGHTS_EMULATOR_HOST", "localhost", "not host:port"),
         ("INSIGHTS_EMULATOR_HOST", "localhost:99999", "not host:port"),
+        ("INSIGHTS_EMULATOR_HOST", "a:1,b:2", "more than one entry without a LOCATION="),
+        ("INSIGHTS_EMULATOR_HOST", "eu=a:1,eu=b:2", "is repeated"),
+        ("INSIGHTS_EMULATOR_REST_HOST", "Europe West=a:1", "not a location id"),
+        ("GOOGLE_CLOUD_PROJECT_NUMBER", "demo-project", "not a project number"),
         ("WATCH_SINCE", "yesterday", "not an RFC 3339 time"),
         ("WATCH_SINCE", "2026-11-01T10:00:00", "not an RFC 3339 time"),
         ("INSIGHTS_PAGE_SIZE", "ten", "not a number"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import importlib.util
 import json
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -23,6 +25,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.contact_center_insights_v1 import types as insights_types
 from google.cloud.pubsub_v1 import types as pubsub_types
@@ -396,3 +399,30 @@ def test_malformed_message_is_logged_as_an_error_and_acknowledged(
     assert line["severity"] == "ERROR"
     assert line["message"].startswith(f"malformed message dropped: {reason}")
     assert marker_status(markers, event) is None
+
+
+def test_the_subscriber_calls_each_location_on_its_own_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "subscriber_example_main", REPO / "examples" / "subscriber" / "main.py"
+    )
+    assert spec is not None and spec.loader is not None
+    subscriber = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, subscriber)  # its dataclasses look it up
+    spec.loader.exec_module(subscriber)
+    monkeypatch.delenv("INSIGHTS_EMULATOR_HOST", raising=False)
+    monkeypatch.setattr(
+        "google.auth.default", lambda *args, **kwargs: (AnonymousCredentials(), None)
+    )
+
+    hosts = {
+        location: subscriber.insights_client(location).transport._host
+        for location in ("us-central1", "europe-west1", "eu")
+    }
+
+    assert hosts == {
+        "us-central1": "contactcenterinsights.googleapis.com:443",
+        "europe-west1": "europe-west1-contactcenterinsights.googleapis.com:443",
+        "eu": "eu-contactcenterinsights.googleapis.com:443",
+    }

@@ -198,7 +198,7 @@ def deploy_issue_model(event: PollerEvent, model: str) -> None:
     left alone: a repeated reaction does nothing. The deployment is itself an operation; the
     poller reports its end as a DeployIssueModel event.
     """
-    client = insights_client()
+    client = insights_client(model.split("/")[3])  # projects/P/locations/L/issueModels/M
     state = client.get_issue_model(name=model, timeout=INSIGHTS_TIMEOUT_SECONDS).state
     deployed = (
         contact_center_insights_v1.IssueModel.State.DEPLOYED,
@@ -271,11 +271,21 @@ def firestore_client() -> firestore.Client:
 
 
 @functools.cache
-def insights_client() -> contact_center_insights_v1.ContactCenterInsightsClient:
-    """The Insights client; with ``INSIGHTS_EMULATOR_HOST`` an insecure channel, no credentials."""
+def insights_client(location: str) -> contact_center_insights_v1.ContactCenterInsightsClient:
+    """The Insights client of ``location``'s endpoint, made once per instance and location.
+
+    Insights serves us-central1 on the global host and every other location on its own
+    (https://cloud.google.com/contact-center/insights/docs/regionalization). With
+    ``INSIGHTS_EMULATOR_HOST``: that host, over an insecure channel, with no credentials.
+    """
     host = os.environ.get("INSIGHTS_EMULATOR_HOST")
     if not host:
-        return contact_center_insights_v1.ContactCenterInsightsClient()
+        endpoint = "contactcenterinsights.googleapis.com"
+        if location != "us-central1":
+            endpoint = f"{location}-{endpoint}"
+        return contact_center_insights_v1.ContactCenterInsightsClient(
+            client_options={"api_endpoint": endpoint}
+        )
     import grpc
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.contact_center_insights_v1.services.contact_center_insights import (

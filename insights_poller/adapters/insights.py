@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import requests
 from google.api_core import exceptions
 from google.longrunning import operations_pb2
 
+from insights_poller import names
 from insights_poller.ports import BudgetExhausted, CallError
 
 if TYPE_CHECKING:
@@ -33,17 +35,23 @@ TRANSIENT_ERRORS = (
 )
 _FIRST_BACKOFF_SECONDS = 0.25
 _MAX_BACKOFF_SECONDS = 4.0
+_CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
-def make_insights_client(emulator_host: str | None) -> ContactCenterInsightsClient:
-    """The real client; against ``emulator_host`` over an insecure channel with no credentials."""
+def make_insights_client(
+    location: str, emulator_host: str | None = None
+) -> ContactCenterInsightsClient:
+    """The real client for ``location``'s endpoint; or ``emulator_host`` over an insecure
+    channel with no credentials."""
     from google.cloud.contact_center_insights_v1 import ContactCenterInsightsClient
     from google.cloud.contact_center_insights_v1.services.contact_center_insights import (
         transports,
     )
 
     if emulator_host is None:
-        return ContactCenterInsightsClient()
+        return ContactCenterInsightsClient(
+            client_options={"api_endpoint": names.regional_endpoint(location)}
+        )
     import grpc
     from google.auth.credentials import AnonymousCredentials
 
@@ -56,6 +64,82 @@ def make_insights_client(emulator_host: str | None) -> ContactCenterInsightsClie
         channel=channel, credentials=AnonymousCredentials()
     )
     return ContactCenterInsightsClient(transport=transport)
+
+
+class InsightsClients:
+    """One client per endpoint, created on first use and reused by every poll of the instance.
+
+    Each location is read on its own regional endpoint (``names.regional_endpoint``), or on
+    the emulator ``hosts`` name for it.
+    """
+
+    def __init__(self, hosts: names.HostOverrides | None) -> None:
+        self._hosts = hosts
+        self._lock = threading.Lock()
+        self._clients: dict[str, ContactCenterInsightsClient] = {}
+
+    def for_location(self, location: str) -> ContactCenterInsightsClient:
+        emulator_host = self._hosts.host_for(location) if self._hosts else None
+        key = emulator_host or names.regional_endpoint(location)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = make_insights_client(location, emulator_host)
+            return client
+
+
+class RestOperations:
+    """``GET /v1/{name}`` on the REST API: the operation's JSON as the service renders it.
+
+    The server renders every field and kind, including those newer than the installed client
+    library, which gRPC decoding would drop. Real endpoints get an ``AuthorizedSession`` (the
+    default credentials, created on first use); emulator ``hosts`` get plain HTTP. Errors are
+    raised as ``google.api_core`` exceptions, like the gRPC client's.
+    """
+
+    def __init__(self, hosts: names.HostOverrides | None) -> None:
+        self._hosts = hosts
+        self._lock = threading.Lock()
+        self._authorized: requests.Session | None = None
+        self._plain: requests.Session | None = None
+
+    def get(self, request: dict[str, Any], retry: None, timeout: float) -> dict[str, Any]:
+        """Same calling convention as the client's methods, so ``_call`` drives both."""
+        del retry  # retries are the caller's
+        name = request["name"]
+        location = names.operation_parts(name)[1]
+        emulator_host = self._hosts.host_for(location) if self._hosts else None
+        if emulator_host is None:
+            url = f"https://{names.regional_endpoint(location)}/v1/{name}"
+        else:
+            url = f"http://{emulator_host}/v1/{name}"
+        try:
+            response = self._session(emulator_host is None).get(url, timeout=timeout)
+        except requests.Timeout as error:
+            raise exceptions.DeadlineExceeded(f"GET {url}: {error}") from error
+        except requests.RequestException as error:
+            raise exceptions.ServiceUnavailable(f"GET {url}: {error}") from error
+        if response.status_code >= 400:
+            raise exceptions.from_http_response(response)
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as error:
+            raise exceptions.InternalServerError(f"GET {url}: not JSON: {error}") from error
+        return body
+
+    def _session(self, authorized: bool) -> requests.Session:
+        with self._lock:
+            if authorized:
+                if self._authorized is None:
+                    import google.auth
+                    from google.auth.transport.requests import AuthorizedSession
+
+                    credentials, _ = google.auth.default(scopes=[_CLOUD_PLATFORM_SCOPE])
+                    self._authorized = AuthorizedSession(credentials)
+                return self._authorized
+            if self._plain is None:
+                self._plain = requests.Session()
+            return self._plain
 
 
 class RateLimiter:
@@ -97,18 +181,20 @@ class RateLimiter:
 
 
 class InsightsOperationsReader:
-    """OperationsReader over the Insights API for one project."""
+    """OperationsReader over the Insights API for one project, each location on its endpoint."""
 
     def __init__(
         self,
-        client: ContactCenterInsightsClient,
+        client_for_location: Callable[[str], ContactCenterInsightsClient],
+        rest: RestOperations,
         project: str,
         *,
         page_size: int,
         rpc_timeout_seconds: float,
         limiter: RateLimiter,
     ) -> None:
-        self._client = client
+        self._client_for_location = client_for_location
+        self._rest = rest
         self._project = project
         self._page_size = page_size
         self._rpc_timeout = rpc_timeout_seconds
@@ -122,19 +208,29 @@ class InsightsOperationsReader:
             "page_size": self._page_size,
             "page_token": page_token,
         }
-        response = self._call(self._client.list_operations, request, timeout_seconds)
+        client = self._client_for_location(location)
+        response = self._call(client.list_operations, request, timeout_seconds)
         return response.operations, response.next_page_token
 
     def get_operation(self, name: str, timeout_seconds: float) -> operations_pb2.Operation | None:
+        client = self._client_for_location(names.operation_parts(name)[1])
+        operation: operations_pb2.Operation | None = self._get(
+            client.get_operation, name, timeout_seconds
+        )
+        return operation
+
+    def read_operation_json(self, name: str, timeout_seconds: float) -> dict[str, Any] | None:
+        body: dict[str, Any] | None = self._get(self._rest.get, name, timeout_seconds)
+        return body
+
+    def _get(self, method: Any, name: str, timeout_seconds: float) -> Any:
+        """One operation by ``method``; None when the API answers NOT_FOUND."""
         try:
-            operation: operations_pb2.Operation = self._call(
-                self._client.get_operation, {"name": name}, timeout_seconds
-            )
+            return self._call(method, {"name": name}, timeout_seconds)
         except CallError as error:
             if error.code == "NOT_FOUND":
                 return None
             raise
-        return operation
 
     def _call(self, method: Any, request: dict[str, Any], timeout_seconds: float) -> Any:
         """One call, retried on transient codes, within its deadline.

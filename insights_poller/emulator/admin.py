@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import re
-import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,11 +18,13 @@ from urllib.parse import unquote, urlsplit
 
 import grpc
 from google.longrunning import operations_pb2
-from google.protobuf import any_pb2, json_format
+from google.protobuf import any_pb2, json_format, message
 from google.rpc import code_pb2, status_pb2
 
+from insights_poller.emulator import protos
 from insights_poller.emulator.faults import ANY_METHOD, Fault, FaultInjector
 from insights_poller.emulator.kinds import KINDS
+from insights_poller.emulator.serving import BackgroundHTTPServer
 from insights_poller.emulator.store import (
     OUTCOMES,
     OperationDoneError,
@@ -46,10 +47,11 @@ class _HttpError(Exception):
 
 
 def any_to_json(packed: any_pb2.Any) -> dict[str, Any]:
-    """JSON of an Any; a type unknown to this process keeps its URL and base64 bytes."""
+    """JSON of an Any, as the REST API renders it (every field and kind the emulator has);
+    a type with no JSON form (the pass-through kind's) keeps its URL and base64 bytes."""
     try:
-        return json_format.MessageToDict(packed)
-    except TypeError:
+        return json_format.MessageToDict(packed, descriptor_pool=protos.POOL)
+    except (TypeError, KeyError, message.DecodeError, json_format.Error):
         return {"@type": packed.type_url, "valueBase64": base64.b64encode(packed.value).decode()}
 
 
@@ -325,23 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._faults_json()
 
 
-class AdminServer:
+class AdminServer(BackgroundHTTPServer):
     """The admin API served by a ThreadingHTTPServer on its own thread, started at once."""
 
     def __init__(self, store: OperationStore, faults: FaultInjector, host: str, port: int) -> None:
-        self._httpd = _AdminHTTPServer((host, port), store, faults)
-        self.address = f"{host}:{self._httpd.server_address[1]}"
-        # A short poll interval keeps close() (which waits for the next poll) quick.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="insights-emulator-admin",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        super().__init__(_AdminHTTPServer((host, port), store, faults), "insights-emulator-admin")

@@ -1,4 +1,5 @@
-"""Demo data: a handful of operations of several kinds that finish over about 30 seconds.
+"""Demo data: a handful of operations of several kinds that finish over about 30 seconds,
+one of a kind newer than the client library.
 
 Why: a demo (or a manual check of the poller) needs events to arrive one after another,
 with every kind of ending (success, failure, cancellation) visible within half a minute.
@@ -38,4 +39,6 @@ def seed_demo(store: OperationStore, project: str, location: str) -> list[str]:
         store.create("ExportInsightsData", project, location, finish_after=21),
         store.create("CreateIssueModel", project, location, outcome="cancel", finish_after=25),
         store.create("DeployIssueModel", project, location, finish_after=30),
+        # A kind the client library cannot decode: only the API's own JSON shows its fields.
+        store.create("SampleConversations", project, location, finish_after=11),
     ]

@@ -21,7 +21,9 @@ METHODS: tuple[str, ...] = (
     "CancelOperation",
     "DeleteOperation",
     "WaitOperation",
+    "RestGetOperation",
 )
+"""Fault and counter keys: the gRPC methods, and ``RestGetOperation`` for ``GET /v1/{name}``."""
 ANY_METHOD = "*"
 """Fault key that applies to every method without a fault of its own."""
 

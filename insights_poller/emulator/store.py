@@ -10,13 +10,14 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, get_args
 
 from google.longrunning import operations_pb2
@@ -38,6 +39,22 @@ _SEGMENT = r"[^/\s]+"
 _PARENT_RE = re.compile(rf"projects/({_SEGMENT})/locations/({_SEGMENT})")
 _NAME_RE = re.compile(rf"projects/({_SEGMENT})/locations/({_SEGMENT})/operations/({_SEGMENT})")
 _FILTER_RE = re.compile(r"\s*done\s*=\s*(true|false)\s*", re.IGNORECASE)
+_PROJECT_NUMBER_RE = re.compile(r"[0-9]+")
+_VALID_PROJECT_NUMBER_RE = re.compile(r"[1-9][0-9]{0,19}")
+
+
+def derive_project_number(project_id: str) -> str:
+    """The 12-digit number (first digit non-zero) given to a project ID with none configured.
+
+    Deterministic (a SHA-256 of the ID), so every process of the emulator agrees on it.
+    """
+    digest = int.from_bytes(hashlib.sha256(project_id.encode()).digest()[:8], "big")
+    return str(10**11 + digest % (9 * 10**11))
+
+
+def is_project_number(project: str) -> bool:
+    """Project IDs start with a letter; a name segment of digits only is a project number."""
+    return _PROJECT_NUMBER_RE.fullmatch(project) is not None
 
 
 class OperationNotFoundError(LookupError):
@@ -71,6 +88,7 @@ class _Record:
     name: str
     kind: Kind
     project: str
+    project_id: str | None
     location: str
     operation_id: str
     create_time: float
@@ -97,8 +115,10 @@ class _Record:
             progress = max(0.0, min(1.0, elapsed / self.planned_duration))
         else:
             progress = 0.0
+        failed = done and self.outcome == "fail"
         ctx = OperationContext(
             project=self.project,
+            project_id=self.project_id,
             location=self.location,
             operation_id=self.operation_id,
             create_time=self.create_time,
@@ -109,6 +129,11 @@ class _Record:
             response_size_bytes=self.response_size_bytes,
             raw_metadata=self.raw_metadata,
             raw_response=self.raw_response,
+            error=(
+                status_pb2.Status(code=self.error_code, message=self.error_message)
+                if failed
+                else None
+            ),
         )
         error = status_pb2.Status(code=self.error_code, message=self.error_message)
         return _Snapshot(self.name, self.kind, done, self.outcome, error, ctx)
@@ -124,9 +149,10 @@ class _Snapshot:
     ctx: OperationContext
 
     def render(self) -> operations_pb2.Operation:
-        op = operations_pb2.Operation(
-            name=self.name, done=self.done, metadata=self.kind.pack_metadata(self.ctx)
-        )
+        op = operations_pb2.Operation(name=self.name, done=self.done)
+        metadata = self.kind.pack_metadata(self.ctx)
+        if metadata is not None:
+            op.metadata.CopyFrom(metadata)
         if self.done and self.outcome == "succeed":
             op.response.CopyFrom(self.kind.pack_response(self.ctx))
         elif self.done:
@@ -173,6 +199,12 @@ class OperationStore:
     """Thread-safe set of emulated operations, rendered as ``google.longrunning.Operation``.
 
     Operations are listed in creation order (the order ``create`` was called in).
+
+    Like the real service (which answers ``projects/389908145857/...`` when called with the
+    project ID), operations are stored and answered with the project *number*: requests may
+    name the project by ID or by number and reach the same operations. ``project_numbers``
+    maps project IDs to numbers; any other ID gets ``derive_project_number(id)``. A number
+    no ID maps to is simply a project of its own.
     """
 
     def __init__(
@@ -181,9 +213,22 @@ class OperationStore:
         clock: Callable[[], float] = time.time,
         max_page_size: int = DEFAULT_MAX_PAGE_SIZE,
         seed: int | None = None,
+        project_numbers: Mapping[str, str] | None = None,
     ) -> None:
         if max_page_size < 1:
             raise ValueError("max_page_size must be >= 1")
+        self._numbers: dict[str, str] = {}
+        self._ids: dict[str, str] = {}
+        for project_id, number in (project_numbers or {}).items():
+            if is_project_number(project_id) or not project_id:
+                raise ValueError(f"{project_id!r} is not a project ID: IDs start with a letter")
+            if _VALID_PROJECT_NUMBER_RE.fullmatch(number) is None:
+                raise ValueError(f"project number {number!r} of {project_id!r} is not a number")
+            if number in self._ids:
+                other = self._ids[number]
+                raise ValueError(f"projects {other!r} and {project_id!r} share number {number}")
+            self._numbers[project_id] = number
+            self._ids[number] = project_id
         self.clock = clock
         self.max_page_size = max_page_size
         self._rng = random.Random(seed)
@@ -191,6 +236,30 @@ class OperationStore:
         self._seq = 0
         self._records: dict[str, _Record] = {}
         self._used_ids: set[str] = set()
+
+    def project_number(self, project: str) -> str:
+        """The number of a project ID (configured, or derived); a number is returned as is."""
+        if is_project_number(project):
+            return project
+        number = self._numbers.get(project)
+        if number is None:
+            number = derive_project_number(project)
+            with self._lock:
+                self._ids.setdefault(number, project)
+        return number
+
+    def _project_id(self, number: str) -> str | None:
+        """The ID a number belongs to, if any ID has been configured or used for it."""
+        with self._lock:
+            return self._ids.get(number)
+
+    def canonical_name(self, name: str) -> str:
+        """``name`` with its project spelled as the service answers it: by number."""
+        match = _NAME_RE.fullmatch(name) or _PARENT_RE.fullmatch(name)
+        if match is None:
+            return name
+        project = match.group(1)
+        return f"projects/{self.project_number(project)}" + name[len(f"projects/{project}") :]
 
     def create(
         self,
@@ -209,7 +278,7 @@ class OperationStore:
         raw_metadata: any_pb2.Any | None = None,
         raw_response: any_pb2.Any | None = None,
     ) -> str:
-        """Create an operation and return its name.
+        """Create an operation and return its name (with the project number, see the class).
 
         With neither ``outcome`` nor a schedule the operation runs until ``complete`` (or
         ``succeed``/``fail``/``cancel``) is called. ``finish_after`` seconds after its create
@@ -244,16 +313,19 @@ class OperationStore:
             raise ValueError(f"raw metadata or response applies only to kind {PASSTHROUGH_KIND}")
         if raw_response is not None and response_size_bytes is not None:
             raise ValueError("give raw_response or response_size_bytes, not both")
+        number = self.project_number(project)
+        project_id = self._project_id(number)
         with self._lock:
             create_time = self.clock() - created_ago
             operation_id = self._new_id()
-            name = f"projects/{project}/locations/{location}/operations/{operation_id}"
+            name = f"projects/{number}/locations/{location}/operations/{operation_id}"
             self._seq += 1
             self._records[name] = _Record(
                 seq=self._seq,
                 name=name,
                 kind=spec,
-                project=project,
+                project=number,
+                project_id=project_id,
                 location=location,
                 operation_id=operation_id,
                 create_time=create_time,
@@ -286,8 +358,9 @@ class OperationStore:
     ) -> operations_pb2.Operation:
         """Finish a running operation now; raises OperationDoneError if it already finished."""
         code, message = _error_for(outcome, error_code, error_message)
+        canonical = self._canonical_operation(name)
         with self._lock:
-            record = self._record(name)
+            record = self._record(canonical, name)
             now = self.clock()
             if record.done(now):
                 raise OperationDoneError(f"operation {name} is already done")
@@ -318,21 +391,28 @@ class OperationStore:
 
     def delete(self, name: str) -> None:
         """Forget an operation, so that later reads of it are not found."""
+        canonical = self._canonical_operation(name)
         with self._lock:
-            self._record(name)
-            del self._records[name]
+            self._record(canonical, name)
+            del self._records[canonical]
 
     def get_operation(self, name: str) -> operations_pb2.Operation:
         """The operation as it is now."""
+        canonical = self._canonical_operation(name)
         with self._lock:
-            record = self._record(name)
+            record = self._record(canonical, name)
             snapshot = record.snapshot(self.clock())
         return snapshot.render()
 
     def list_operations(
         self, project: str | None = None, location: str | None = None
     ) -> list[operations_pb2.Operation]:
-        """All operations as they are now, optionally only one project's and/or location's."""
+        """All operations as they are now, optionally only one project's and/or location's.
+
+        ``project`` may be an ID or a number.
+        """
+        if project is not None:
+            project = self.project_number(project)
         with self._lock:
             now = self.clock()
             picked = [
@@ -348,9 +428,12 @@ class OperationStore:
         """One page of ListOperations: (operations, next_page_token or "").
 
         ``filter_`` may be empty, ``done=true`` or ``done=false``. Raises ValueError for a
-        bad parent, page size, filter or token.
+        bad parent, page size, filter or token. The parent may name the project by ID or by
+        number; a page token is bound to the parent exactly as spelled in the request that got
+        it (the real service documents nothing here: the stricter reading).
         """
         project, location = parse_parent(parent)
+        project = self.project_number(project)
         if page_size < 0:
             raise ValueError(f"page_size must be >= 0, got {page_size}")
         size = min(page_size or DEFAULT_PAGE_SIZE, self.max_page_size)
@@ -370,13 +453,18 @@ class OperationStore:
         token = _encode_token(parent, filter_, matches[size].seq) if len(matches) > size else ""
         return [snapshot.render() for snapshot in picked], token
 
-    def _record(self, name: str) -> _Record:
-        """The record for ``name`` (caller holds the lock)."""
+    def _canonical_operation(self, name: str) -> str:
+        """Validate an operation name and spell its project by number."""
         _check_name(name)
+        return self.canonical_name(name)
+
+    def _record(self, canonical: str, requested: str | None = None) -> _Record:
+        """The record for a canonical name (caller holds the lock)."""
         try:
-            return self._records[name]
+            return self._records[canonical]
         except KeyError:
-            raise OperationNotFoundError(f"operation {name} not found") from None
+            shown = requested or canonical
+            raise OperationNotFoundError(f"operation {shown} not found") from None
 
 
 def _parse_filter(filter_: str) -> bool | None:
