@@ -201,6 +201,9 @@ class _Poll:
         self.tracked: dict[str, NewOperation] = {}
         # Operations this poll published, recorded as SKIPPED, or left to another poll's claim.
         self.settled: set[str] = set()
+        # Operations the API showed not done this poll (listed, or answered): only these may
+        # expire for age, never one whose check failed or was not reached.
+        self.seen_running: set[str] = set()
 
     def run(self, requested: Sequence[str]) -> PollSummary:
         stored_start = self.store.watch_start(self.started)
@@ -262,6 +265,7 @@ class _Poll:
                 for operation in page:
                     seen.add(operation.name)
                     if not operation.done:
+                        self.seen_running.add(operation.name)
                         if operation.name not in pending:
                             new.append(events.describe(operation))
                     elif operation.name in pending:
@@ -282,7 +286,9 @@ class _Poll:
                 record = known.get(name)
                 if record is None or record.status == "PENDING":
                     self.done[name] = operation
-        self._track(new)
+        if new:  # running, and not pending here: new, unless already settled (expired for age)
+            settled = self.store.get_many(operation.name for operation in new)
+            self._track([operation for operation in new if operation.name not in settled])
         if undated_history:
             now = self.clock()
             self.store.track(undated_history, now)
@@ -384,7 +390,9 @@ class _Poll:
                 checked.append(name)
             if result.done:
                 self.done[name] = result
-            elif record is None:
+                continue
+            self.seen_running.add(name)
+            if record is None:
                 new.append(events.describe(result))
         self._track(list(by_name(new).values()))
         if checked:
@@ -414,12 +422,18 @@ class _Poll:
             return dict(zip(names, pool.map(call_one, names), strict=True))
 
     def _expire_stuck(self, pending: dict[str, TrackedOperation]) -> None:
-        """Pending longer than the maximum age (since created, or first seen): stop watching."""
+        """Pending longer than the maximum age (since created, or first seen): stop watching.
+
+        Only what this poll saw running: one whose check failed or was not reached may have
+        finished, and its real event must not be lost to an EXPIRED one.
+        """
         now = self.clock()
         oldest_allowed = now - self.options.max_pending_age
-        candidates = [r for r in pending.values() if r.status == "PENDING"] + [
-            new_record(operation, now) for operation in self.tracked.values()
-        ]
+        candidates = [
+            record
+            for record in pending.values()
+            if record.status == "PENDING" and record.name in self.seen_running
+        ] + [new_record(operation, now) for operation in self.tracked.values()]
         for record in candidates:
             if record.name in self.done or record.name in self.expiring:
                 continue

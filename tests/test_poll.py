@@ -705,3 +705,47 @@ def test_a_failed_rest_read_publishes_the_grpc_body_once_marked_lossy(world: Wor
         ("body", builders.name(43))
     ]
     assert second.published == 0 and second.ok
+
+
+# --- issue 10: completions lost, misreported or costing for ever ------------------------------
+
+
+@pytest.mark.parametrize("outage", ["failing", "not reached"])
+def test_an_operation_near_its_max_age_is_not_expired_while_its_check_fails(
+    world: World, outage: str
+) -> None:
+    world.max_pending_age = datetime.timedelta(hours=1)
+    world.reader.put(builders.issue_model_operation(builders.name(50), created=world.clock.now))
+    world.poll()
+    world.reader.hidden_from_listing.add(builders.name(50))
+    if outage == "failing":
+        world.reader.failing_gets.add(builders.name(50))
+    else:
+        world.budget = datetime.timedelta(seconds=30)  # all of it the publish reserve
+    later(world, 61)
+    during = world.poll()
+
+    world.reader.failing_gets.clear()
+    world.budget = datetime.timedelta(minutes=4)
+    world.reader.put(builders.issue_model_operation(builders.name(50), ended=later(world, 1)))
+    after = world.poll()
+
+    assert (during.published, during.expired) == (0, 0)
+    assert after.published_by_state == {"SUCCEEDED": 1}
+    assert world.published_states() == {builders.name(50): "SUCCEEDED"}
+
+
+def test_an_operation_expired_for_age_costs_no_more_writes_or_claims(world: World) -> None:
+    world.max_pending_age = datetime.timedelta(hours=1)
+    world.reader.put(builders.issue_model_operation(builders.name(51), created=world.clock.now))
+    world.poll()
+    later(world, 61)
+    expired = world.poll()
+    writes = world.store.writes
+
+    later(world)
+    quiet = world.poll()
+
+    assert expired.expired == 1
+    assert (quiet.newly_tracked, quiet.claimed_elsewhere, quiet.published) == (0, 0, 0)
+    assert world.store.writes == writes
