@@ -28,6 +28,17 @@ resource "google_cloudfunctions2_function" "main" {
     service_account_email          = google_service_account.runtime.email
     environment_variables          = merge(var.poller_settings, local.poller_environment)
 
+    # Polls one instance serves at once (Cloud Run request concurrency), set explicitly: the
+    # provider would otherwise keep whatever the service has. 1 by default, because a poll
+    # already runs its own parallelism (INSIGHTS_MAX_CONCURRENCY Insights calls at once), the
+    # Insights rate limiter (INSIGHTS_MAX_RPS) is per instance so polls sharing one would split
+    # it, and overlapping polls need no shared instance: their state-store claims keep them
+    # apart. Above 1 it is safe (each poll publishes in batches of its own), but Cloud Run then
+    # needs at least 1 vCPU per instance, which the memory default gives only from 2 GiB: the
+    # CPU is set to the larger of 1 vCPU and that default (2 vCPU above 2 GiB).
+    max_instance_request_concurrency = var.function_requests_per_instance_count
+    available_cpu                    = var.function_requests_per_instance_count > 1 ? (var.function_memory_mib > 2048 ? "2" : "1") : null
+
     # Ingress: internal only. Relied on: Cloud Run's documented ingress rule ("Restrict network
     # ingress for Cloud Run", setting Internal): requests from Cloud Scheduler (as from Cloud
     # Tasks, Eventarc, Pub/Sub, Workflows, BigQuery) are internal when the job is in the same

@@ -102,6 +102,17 @@ variable "function_max_instance_count" {
   }
 }
 
+variable "function_requests_per_instance_count" {
+  type        = number
+  description = "Most polls one function instance serves at once (Cloud Run request concurrency). 1 is the safe default: each poll runs its own parallel Insights calls, and the rate limit (INSIGHTS_MAX_RPS) applies per instance, so concurrent polls split it. Above 1, each instance needs the memory of that many polls and gets at least 1 vCPU (Cloud Run requires it; below 2048 MiB that is more than the memory default, and billed); set back to 1, the provider keeps the CPU it no longer sets."
+  default     = 1
+
+  validation {
+    condition     = var.function_requests_per_instance_count >= 1 && var.function_requests_per_instance_count <= 1000 && floor(var.function_requests_per_instance_count) == var.function_requests_per_instance_count
+    error_message = "function_requests_per_instance_count must be a whole number from 1 to 1000 (Cloud Run's limit)."
+  }
+}
+
 variable "poller_settings" {
   type        = map(string)
   description = "Optional settings of the poller, as environment variables: WATCH_SINCE, INSIGHTS_TIMEOUT_SECONDS, INSIGHTS_PAGE_SIZE, INSIGHTS_MAX_CONCURRENCY, INSIGHTS_MAX_RPS, PUBLISH_TIMEOUT_SECONDS, CLAIM_LEASE_SECONDS, MAX_PENDING_AGE, OPERATION_TYPES (see the project README). The others are set by this configuration (POLL_BUDGET_SECONDS from function_timeout_seconds)."

@@ -1,4 +1,5 @@
-"""Pub/Sub adapter: batch-publish events and wait for every one, within a bounded time."""
+"""Pub/Sub adapter: batch-publish each call's events on their own, and wait for every one,
+within a bounded time."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ _TRANSIENT_ERRORS = (
 
 
 def make_publisher_client() -> PublisherClient:
-    """The real client; it honours PUBSUB_EMULATOR_HOST by itself."""
+    """The instance's client: it owns the one gRPC channel (honouring PUBSUB_EMULATOR_HOST by
+    itself) and the batch settings. ``PubSubEventPublisher`` batches each call on a client of
+    its own over this channel."""
     from google.cloud import pubsub_v1
 
     return pubsub_v1.PublisherClient(
@@ -44,15 +47,38 @@ class PubSubEventPublisher:
     those retries a deadline of half the time allowed and each attempt 40% of it, so every
     attempt is over before ``publish`` stops waiting: a message it reports as failed cannot
     land later, after another poll has re-published it.
+
+    That holds only if the call's messages travel in batches of their own. One client batches
+    the messages of concurrent callers together, and a batch is sent with the retry and
+    timeout of its *first* message: with two polls on one instance, a poll with little time
+    left would see its messages ride on the other poll's long retries, be reported failed,
+    then land. So each call publishes through a client of its own, made from the instance's
+    client (its transport, hence its gRPC channel and credentials, and its batch and publisher
+    settings): building one costs microseconds and no connection. The call stops that client
+    once every message is handed over, which sends the last batch at once and lets no later
+    message join it. Calls neither share batches nor wait for each other.
     """
 
     def __init__(self, client: PublisherClient, topic: str) -> None:
+        """``client`` is the instance's (``make_publisher_client``); it is never published on."""
         self._client = client
         self._topic = topic
+
+    def _client_for_one_call(self) -> PublisherClient:
+        from google.cloud import pubsub_v1
+
+        shared = self._client
+        return pubsub_v1.PublisherClient(
+            batch_settings=shared.batch_settings,
+            publisher_options=shared.publisher_options,
+            transport=shared.transport,
+        )
 
     def publish(
         self, events: Sequence[Event], timeout_seconds: float
     ) -> Mapping[str, CallError | None]:
+        if not events:
+            return {}
         publish_retry = retry.Retry(
             predicate=retry.if_exception_type(*_TRANSIENT_ERRORS),
             initial=0.1,
@@ -62,19 +88,23 @@ class PubSubEventPublisher:
         )
         outcomes: dict[str, CallError | None] = {}
         pending: dict[futures.Future[str], str] = {}
-        for event in events:
-            try:
-                future = self._client.publish(
-                    self._topic,
-                    event.data,
-                    retry=publish_retry,
-                    timeout=timeout_seconds * 0.4,
-                    **event.attributes,
-                )
-            except Exception as error:  # refused before sending, e.g. too large
-                outcomes[event.operation] = _call_error(error)
-            else:
-                pending[future] = event.operation
+        client = self._client_for_one_call()
+        try:
+            for event in events:
+                try:
+                    future = client.publish(
+                        self._topic,
+                        event.data,
+                        retry=publish_retry,
+                        timeout=timeout_seconds * 0.4,
+                        **event.attributes,
+                    )
+                except Exception as error:  # refused before sending, e.g. too large
+                    outcomes[event.operation] = _call_error(error)
+                else:
+                    pending[future] = event.operation
+        finally:
+            client.stop()  # sends the open batch now; the client takes no other message
         done, not_done = futures.wait(pending, timeout=timeout_seconds)
         for future in done:
             failure = future.exception()
