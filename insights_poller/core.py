@@ -23,9 +23,16 @@ from typing import Any
 from google.longrunning import operations_pb2
 
 from insights_poller import events, names, timestamps
+from insights_poller.names import operation_parts
 from insights_poller.ports import BudgetExhausted, CallError, EventPublisher, OperationsReader
 from insights_poller.state._common import by_name, new_record
-from insights_poller.state.base import NewOperation, Publication, StateStore, TrackedOperation
+from insights_poller.state.base import (
+    IncompleteClaim,
+    NewOperation,
+    Publication,
+    StateStore,
+    TrackedOperation,
+)
 
 Clock = Callable[[], datetime.datetime]
 
@@ -225,6 +232,7 @@ class _Poll:
         self._check(to_check, pending)
         self._expire_stuck(pending)
         self._publish()
+        self._keep_requested(requested, pending)
 
         # Still owed an event: what is pending, and what finished but was not settled this poll
         # (a publish that failed, or what the budget did not reach).
@@ -232,6 +240,31 @@ class _Poll:
         self.summary.pending = len(owed - self.settled)
         self.summary.duration_seconds = (self.clock() - self.started).total_seconds()
         return self.summary
+
+    def _keep_requested(
+        self, requested: Sequence[str], pending: dict[str, TrackedOperation]
+    ) -> None:
+        """Track every requested name this poll did not settle (its check or its publish was not
+        reached, or failed), so that no later poll takes it for history: a pending record is
+        published once done, whenever it ended. One never answered is tracked as ``Unknown``;
+        if the API turns out not to know it, it ends as EXPIRED (NOT_FOUND) like any other."""
+        not_found = set(self.summary.not_found)
+        canonical = dict.fromkeys(self.identity.canonical(name) for name in requested)
+        unsettled = [
+            name
+            for name in canonical
+            if name not in self.settled
+            and name not in pending
+            and name not in self.tracked
+            and name not in not_found
+        ]
+        if unsettled:
+            self._track(
+                [
+                    events.describe(self.done[name]) if name in self.done else _unanswered(name)
+                    for name in unsettled
+                ]
+            )
 
     def _work_seconds_left(self) -> float:
         return (self.work_deadline - self.clock()).total_seconds()
@@ -502,9 +535,18 @@ class _Poll:
 
     def _settle(self, wanted: Sequence[NewOperation]) -> None:
         now = self.clock()
-        claimed = self.store.claim(wanted, self.run_id, now, now + self.options.claim_lease)
-        self.summary.claimed_elsewhere += len(wanted) - len(claimed)
-        self.settled.update(operation.name for operation in wanted if operation.name not in claimed)
+        failed_claims: dict[str, tuple[str, str]] = {}
+        try:
+            claimed = self.store.claim(wanted, self.run_id, now, now + self.options.claim_lease)
+        except IncompleteClaim as incomplete:  # what did apply is this poll's to publish
+            claimed, failed_claims = incomplete.claimed, incomplete.failed
+        for name, (code, message) in failed_claims.items():  # not held: the next poll retries
+            self.summary.errors.append(PollError("claim", code, message, operation=name))
+        elsewhere = [
+            o.name for o in wanted if o.name not in claimed and o.name not in failed_claims
+        ]
+        self.summary.claimed_elsewhere += len(elsewhere)
+        self.settled.update(elsewhere)
         bodies = self._rest_bodies([name for name in claimed if name in self.done])
         unread = {name for name, body in bodies.items() if body is _NOT_REACHED}
         if unread:  # the next poll reads them: released, they are pending records now
@@ -577,6 +619,11 @@ def full_event(
     return events.build_event(
         operation, detect_time=detect_time, rest_body=body, lossy=lossy and body is None
     )
+
+
+def _unanswered(name: str) -> NewOperation:
+    """What is known of a requested operation the API has not answered for yet: its name."""
+    return NewOperation(name=name, location=operation_parts(name)[1], operation_type="Unknown")
 
 
 def _ended_after(

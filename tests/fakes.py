@@ -13,8 +13,21 @@ from google.longrunning import operations_pb2
 
 from insights_poller.events import Event
 from insights_poller.ports import BudgetExhausted, CallError
-from insights_poller.state._common import new_record
-from insights_poller.state.base import NewOperation, Publication, TrackedOperation
+from insights_poller.state._common import (
+    as_utc,
+    by_name,
+    claimable,
+    new_record,
+    pending_order,
+    unique,
+    with_claim,
+)
+from insights_poller.state.base import (
+    IncompleteClaim,
+    NewOperation,
+    Publication,
+    TrackedOperation,
+)
 
 
 class FakeClock:
@@ -131,7 +144,11 @@ class FakePublisher:
 
 
 class InMemoryStateStore:
-    """A StateStore in a dict with the claim rules of the real ones, counting its writes."""
+    """A StateStore in a dict, counting its writes.
+
+    It applies the real stores' rules (``insights_poller.state._common``) and runs their
+    contract tests (``tests/test_state_contract.py``), so it cannot drift from them.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -139,8 +156,11 @@ class InMemoryStateStore:
         self.records: dict[str, TrackedOperation] = {}
         self.cursors: dict[str, str] = {}
         self.writes = 0
+        self.failing_claims: set[str] = set()
+        """Names whose claim write fails (UNAVAILABLE): ``claim`` raises ``IncompleteClaim``."""
 
     def watch_start(self, now: datetime.datetime) -> datetime.datetime:
+        now = as_utc(now)
         with self._lock:
             if self._watch_start is None:
                 self._watch_start = now
@@ -148,40 +168,46 @@ class InMemoryStateStore:
             return self._watch_start
 
     def listing_cursor(self, location: str) -> str:
-        return self.cursors.get(location, "")
+        with self._lock:
+            return self.cursors.get(location, "")
 
     def save_listing_cursor(self, location: str, page_token: str) -> None:
         with self._lock:
-            self.cursors[location] = page_token
+            if page_token:
+                self.cursors[location] = page_token
+            else:
+                self.cursors.pop(location, None)
             self.writes += 1
 
     def pending(self) -> list[TrackedOperation]:
         with self._lock:
             pending = [r for r in self.records.values() if r.status == "PENDING"]
-        epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
-        return sorted(pending, key=lambda r: (r.last_checked or epoch, r.first_seen))
+        return sorted(pending, key=pending_order)
 
     def get_many(self, names: Iterable[str]) -> dict[str, TrackedOperation]:
+        wanted = unique(names)
         with self._lock:
-            return {name: self.records[name] for name in names if name in self.records}
+            return {name: self.records[name] for name in wanted if name in self.records}
 
     def all_records(self) -> list[TrackedOperation]:
         with self._lock:
             return sorted(self.records.values(), key=lambda r: (r.first_seen, r.name))
 
     def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
+        now = as_utc(now)
         with self._lock:
             new = 0
-            for operation in operations:
-                if operation.name not in self.records:
-                    self.records[operation.name] = new_record(operation, now)
+            for name, operation in by_name(operations).items():
+                if name not in self.records:
+                    self.records[name] = new_record(operation, now)
                     self.writes += 1
                     new += 1
             return new
 
     def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
+        now = as_utc(now)
         with self._lock:
-            for name in names:
+            for name in unique(names):
                 if name in self.records:
                     self.records[name] = dataclasses.replace(self.records[name], last_checked=now)
                     self.writes += 1
@@ -193,39 +219,36 @@ class InMemoryStateStore:
         now: datetime.datetime,
         lease_until: datetime.datetime,
     ) -> dict[str, TrackedOperation]:
+        now, lease_until = as_utc(now), as_utc(lease_until)
         claimed: dict[str, TrackedOperation] = {}
+        failed: dict[str, tuple[str, str]] = {}
         with self._lock:
-            for operation in operations:
-                record = self.records.get(operation.name) or new_record(operation, now)
-                if record.status == "PUBLISHED":
+            for name, operation in by_name(operations).items():
+                record = self.records.get(name) or new_record(operation, now)
+                if not claimable(record, owner, now):
                     continue
-                held_by_other = (
-                    record.claim_owner not in (None, owner)
-                    and record.claim_until is not None
-                    and record.claim_until >= now
-                )
-                if held_by_other:
+                if name in self.failing_claims:  # the write was tried, and failed
+                    failed[name] = ("UNAVAILABLE", f"claim of {name} failed")
                     continue
-                record = dataclasses.replace(
-                    record,
-                    claim_owner=owner,
-                    claim_until=lease_until,
-                    detect_time=record.detect_time or now,
-                )
-                self.records[operation.name] = record
+                record = with_claim(record, owner, now, lease_until)
+                self.records[name] = record
                 self.writes += 1
-                claimed[operation.name] = record
+                claimed[name] = record
+        if failed:
+            raise IncompleteClaim(claimed, failed)
         return claimed
 
     def mark_published(self, publications: Sequence[Publication]) -> None:
         with self._lock:
             for publication in publications:
-                record = self.records[publication.name]
+                record = self.records.get(publication.name)
+                if record is None:
+                    continue
                 self.records[publication.name] = dataclasses.replace(
                     record,
                     status="PUBLISHED",
                     state=publication.state,
-                    published_at=publication.published_at,
+                    published_at=as_utc(publication.published_at),
                     claim_owner=None,
                     claim_until=None,
                 )
@@ -233,9 +256,13 @@ class InMemoryStateStore:
 
     def release(self, names: Sequence[str], owner: str) -> None:
         with self._lock:
-            for name in names:
+            for name in unique(names):
                 record = self.records.get(name)
-                if record is not None and record.claim_owner == owner:
+                if (
+                    record is not None
+                    and record.status == "PENDING"
+                    and record.claim_owner == owner
+                ):
                     self.records[name] = dataclasses.replace(
                         record, claim_owner=None, claim_until=None
                     )

@@ -749,3 +749,64 @@ def test_an_operation_expired_for_age_costs_no_more_writes_or_claims(world: Worl
     assert expired.expired == 1
     assert (quiet.newly_tracked, quiet.claimed_elsewhere, quiet.published) == (0, 0, 0)
     assert world.store.writes == writes
+
+
+# --- a claim that fails is an error, not another poll's claim --------------------------------
+
+
+def test_a_failed_claim_is_an_error_and_the_next_poll_publishes_it_once(world: World) -> None:
+    for operation_id in (60, 61, 62):
+        world.reader.put(builders.issue_model_operation(builders.name(operation_id)))
+    world.poll()
+    ended = later(world)
+    for operation_id in (60, 61, 62):
+        world.reader.put(builders.issue_model_operation(builders.name(operation_id), ended=ended))
+    world.store.failing_claims.add(builders.name(61))
+
+    failed = world.poll()
+    world.store.failing_claims.clear()
+    later(world, 1)  # well within any lease: nothing holds the operation whose claim failed
+    retried = world.poll()
+
+    assert not failed.ok
+    assert [error.to_json() for error in failed.errors] == [
+        {
+            "stage": "claim",
+            "code": "UNAVAILABLE",
+            "message": f"claim of {builders.name(61)} failed",
+            "operation": builders.name(61),
+        }
+    ]
+    assert (failed.published, failed.claimed_elsewhere, failed.pending) == (2, 0, 1)
+    assert retried.ok
+    assert (retried.published, retried.claimed_elsewhere, retried.pending) == (1, 0, 0)
+    assert [event.operation for event in world.publisher.published] == [
+        builders.name(60),
+        builders.name(62),
+        builders.name(61),  # by the next poll, once
+    ]
+
+
+def test_requested_names_the_budget_cut_short_are_kept_and_published_even_from_history(
+    world: World,
+) -> None:
+    old = builders.T0 - datetime.timedelta(days=3)
+    names = [builders.name(60 + index) for index in range(12)]
+    for name in names:
+        world.reader.put(builders.issue_model_operation(name, created=old, ended=old))
+    world.reader.hidden_from_listing.update(names)
+    world.reader.seconds_per_call = 1
+    world.budget = datetime.timedelta(seconds=35)  # 5 s of work after the publish reserve
+
+    cut = world.poll(requested=names)
+    world.budget = datetime.timedelta(minutes=4)
+    world.reader.hidden_from_listing.clear()  # listed from now on: and ended before the watch
+    later(world)
+    rest = world.poll()
+    again = world.poll()
+
+    assert 0 < cut.published < 12 and cut.not_reached > 0
+    assert cut.pending == 12 - cut.published
+    assert rest.published == 12 - cut.published
+    assert again.published == 0
+    assert sorted(world.published_states()) == sorted(names)

@@ -1,7 +1,8 @@
 """The ``StateStore`` contract, checked identically against every backend.
 
 SQLite runs on a temporary file; Firestore on the official emulator with a fresh
-collection per test (marked ``integration``).
+collection per test (marked ``integration``); the in-memory fake the poll's unit
+tests use (``tests/fakes.py``) runs it too, so it cannot drift from the real ones.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fakes import InMemoryStateStore
+from google.api_core import exceptions
+from google.cloud import firestore
+from google.rpc import code_pb2
 
 from devstack.gcloud_emulators import EMULATOR_PROJECT
 from insights_poller.state import (
@@ -28,7 +33,8 @@ from insights_poller.state import (
     TrackedOperation,
     open_state_store,
 )
-from insights_poller.state.firestore import FirestoreStateStore, document_id
+from insights_poller.state.base import IncompleteClaim
+from insights_poller.state.firestore import FirestoreStateStore, _Write, document_id
 from insights_poller.state.sqlite import SqliteStateStore
 
 UTC = datetime.UTC
@@ -53,9 +59,20 @@ def op(number: int, create_time: datetime.datetime | None = None) -> NewOperatio
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("firestore", marks=pytest.mark.integration), "memory"]
+)
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens store instances that all share one fresh backing store; closes them after."""
+    """Opens store instances that all share one fresh backing store; closes them after.
+
+    The in-memory fake's backing store is its one instance: every "instance" opened is
+    that one, so what a test checks across instances it checks on the fake within one.
+    """
+    if request.param == "memory":
+        fake = InMemoryStateStore()
+        yield lambda: fake
+        fake.close()
+        return
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'state' / 'poller.db'}"
     else:
@@ -320,9 +337,14 @@ def test_release_lets_another_owner_claim(store: StateStore) -> None:
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-instance", "instance-per-thread"])
 def test_concurrent_claims_have_exactly_one_winner(open_store: StoreFactory, shared: bool) -> None:
+    single = open_store()
+    if not shared and isinstance(single, InMemoryStateStore):
+        pytest.skip(
+            "the in-memory fake has no separate instances over one shared backing store: "
+            "each instance-per-thread would be the same object as in one-instance"
+        )
     operations = [op(n) for n in range(50)]
     owners = [f"poll-{index}" for index in range(8)]
-    single = open_store()
     stores = [single if shared else open_store() for _ in owners]
     store_of = dict(zip(owners, stores, strict=False))
     single.track(operations[:25], T0)  # half known already, half created by the claim
@@ -393,6 +415,72 @@ def _assert_one_winner_each(
     assert {name: record.claim_owner for name, record in records.items()} == {
         name: owners[0] for name, owners in winners.items()
     }
+
+
+# --- Firestore: a write that fails ----------------------------------------------
+
+
+class _FailingWrites(FirestoreStateStore):
+    """Firestore on the emulator, except that the writes to the documents in ``failing``
+    end with the given status, as if it were still failing after ``_commit``'s retries."""
+
+    def __init__(self, client: firestore.Client, collection: str) -> None:
+        super().__init__(client, collection)
+        self.failing: dict[str, int] = {}  # document id -> status code
+
+    def _commit(self, writes: Sequence[_Write]) -> list[tuple[int, str]]:
+        outcomes = super()._commit(writes)
+        return [
+            (self.failing[write.reference.id], "injected failure")
+            if write.reference.id in self.failing
+            else outcome
+            for write, outcome in zip(writes, outcomes, strict=True)
+        ]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "code", [code_pb2.UNAVAILABLE, code_pb2.PERMISSION_DENIED], ids=["transient", "permanent"]
+)
+def test_firestore_claim_whose_write_fails_raises_incomplete_claim(
+    firestore_emulator: str, code: int
+) -> None:
+    client = firestore.Client(project=EMULATOR_PROJECT)
+    store = _FailingWrites(client, f"ops-{uuid.uuid4().hex}")
+    try:
+        store.track([op(1), op(2)], T0)
+        store.claim([op(4)], "poll-b", T0, at(5))  # a live claim of another poll: no write
+        store.failing = {document_id(op(2).name): code}
+
+        with pytest.raises(IncompleteClaim) as raised:
+            store.claim([op(1), op(2), op(3), op(4)], "poll-a", at(1), at(6))
+
+        incomplete = raised.value
+        assert incomplete.failed == {op(2).name: (code_pb2.Code.Name(code), "injected failure")}
+        assert set(incomplete.claimed) == {op(1).name, op(3).name}
+        assert store.get_many([op(1).name, op(3).name]) == incomplete.claimed
+        assert all(record.claim_owner == "poll-a" for record in incomplete.claimed.values())
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+def test_firestore_release_lets_a_transient_failure_go_and_raises_any_other(
+    firestore_emulator: str,
+) -> None:
+    client = firestore.Client(project=EMULATOR_PROJECT)
+    store = _FailingWrites(client, f"ops-{uuid.uuid4().hex}")
+    try:
+        store.claim([op(1)], "poll-a", T0, at(5))
+        store.failing = {document_id(op(1).name): code_pb2.UNAVAILABLE}
+        store.release([op(1).name], "poll-a")  # the lease runs out instead
+        store.failing = {}
+        store.claim([op(1)], "poll-a", T0, at(5))  # the emulator did apply that release
+        store.failing = {document_id(op(1).name): code_pb2.PERMISSION_DENIED}
+        with pytest.raises(exceptions.PermissionDenied):
+            store.release([op(1).name], "poll-a")
+    finally:
+        store.close()
 
 
 # --- opening by URL ------------------------------------------------------------

@@ -54,6 +54,23 @@ class Publication:
     published_at: datetime.datetime
 
 
+class IncompleteClaim(Exception):
+    """``StateStore.claim`` failed to apply some claims, other than by losing a race.
+
+    ``claimed``: the claims that did apply, as ``claim`` returns them; the caller holds
+    them and must publish or release them. ``failed``: operation name -> (gRPC code
+    name, message) of each claim that failed; these are not the caller's to publish.
+    """
+
+    def __init__(
+        self, claimed: dict[str, TrackedOperation], failed: dict[str, tuple[str, str]]
+    ) -> None:
+        codes = ", ".join(sorted({code for code, _ in failed.values()}))
+        super().__init__(f"{len(failed)} claim(s) failed ({codes}), {len(claimed)} applied")
+        self.claimed = claimed
+        self.failed = failed
+
+
 class StateStore(Protocol):
     """Persistent state shared by every poll (and every instance) of one deployment.
 
@@ -110,6 +127,11 @@ class StateStore(Protocol):
         claim and kept on later ones. Returns the claimed records (after the
         claim); operations held by another live claim, or already PUBLISHED, are
         left out. Never raises because another poll won a race.
+
+        Raises ``IncompleteClaim`` when a claim failed for any other reason while
+        others applied (a store whose claim is all-or-nothing never does: it applies
+        or raises its own error). The exception carries the claims that applied, which
+        the caller then holds and must publish or release, and the ones that failed.
         """
         ...
 

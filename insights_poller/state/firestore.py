@@ -15,7 +15,9 @@ Reads go through ``get_all`` in chunks; writes through non-atomic batch writes
 precondition mean "someone else got there first" instead of failing the batch.
 Claims and releases use optimistic concurrency: read, decide, then write with a
 precondition (``create`` for absent documents, last-update-time for existing
-ones), re-reading only the documents whose precondition failed. ``pending()``
+ones), re-reading only the documents whose precondition failed; a claim whose
+write fails for any other reason (even a transient one, after the retries) raises
+``IncompleteClaim``, naming it and carrying the claims that did apply. ``pending()``
 is a single equality query on ``status`` (served by the automatic single-field
 index) and is ordered in Python, so no composite index is needed.
 """
@@ -48,15 +50,20 @@ from insights_poller.state._common import (
     unique,
     with_claim,
 )
-from insights_poller.state.base import NewOperation, Publication, TrackedOperation
+from insights_poller.state.base import (
+    IncompleteClaim,
+    NewOperation,
+    Publication,
+    TrackedOperation,
+)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 WATCH_DOCUMENT_ID = "_watch"
+"""Id of the metadata document; operation document ids never start with ``_``."""
 CURSORS_DOCUMENT_ID = "_listing_cursors"
 """Per location (one field each), where a listing cut short by the poll's budget resumes."""
-"""Id of the metadata document; operation document ids never start with ``_``."""
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds allowed for each Firestore RPC."""
@@ -233,13 +240,18 @@ class FirestoreStateStore:
             applied.append(code == code_pb2.OK)
         return applied
 
-    def _conditional(self, names: Sequence[str], decide: _Decision) -> dict[str, TrackedOperation]:
+    def _conditional(
+        self, names: Sequence[str], decide: _Decision
+    ) -> tuple[dict[str, TrackedOperation], dict[str, tuple[int, str]]]:
         """Optimistic read-decide-write; a document changed meanwhile is re-read and re-decided.
 
-        Returns the records whose write applied. A document still contended after
-        the last round is left out rather than raising.
+        Returns the records whose write applied, and by name the final (status code,
+        message) of every write that failed otherwise than by a lost race, a transient
+        status still failing after ``_commit``'s retries included. A document still
+        contended after the last round lost every race: it is in neither.
         """
         done: dict[str, TrackedOperation] = {}
+        failed: dict[str, tuple[int, str]] = {}
         remaining = list(names)
         for _ in range(_CONDITIONAL_ROUNDS):
             if not remaining:
@@ -257,9 +269,9 @@ class FirestoreStateStore:
                     done[record.name] = record
                 elif code in _LOST_RACE:
                     remaining.append(record.name)
-                elif code not in _TRANSIENT:
-                    raise _status_error(code, message)
-        return done
+                else:
+                    failed[record.name] = (code, message)
+        return done, failed
 
     def watch_start(self, now: datetime.datetime) -> datetime.datetime:
         """Create the metadata document if absent, then return what it holds."""
@@ -333,7 +345,11 @@ class FirestoreStateStore:
         now: datetime.datetime,
         lease_until: datetime.datetime,
     ) -> dict[str, TrackedOperation]:
-        """Claim with preconditions, so exactly one of several racing polls wins each record."""
+        """Claim with preconditions, so exactly one of several racing polls wins each record.
+
+        A claim lost to another poll is left out; one whose write failed otherwise raises
+        ``IncompleteClaim`` once every other claim was tried.
+        """
         now, lease_until = as_utc(now), as_utc(lease_until)
         wanted = by_name(operations)
 
@@ -354,7 +370,13 @@ class FirestoreStateStore:
             }
             return _Write(snapshot.reference, data, update_time=snapshot.update_time), record
 
-        return self._conditional(list(wanted), decide)
+        claimed, failed = self._conditional(list(wanted), decide)
+        if failed:
+            raise IncompleteClaim(
+                claimed,
+                {name: (_code_name(code), message) for name, (code, message) in failed.items()},
+            )
+        return claimed
 
     def mark_published(self, publications: Sequence[Publication]) -> None:
         """Unconditional update to PUBLISHED; absent documents are ignored."""
@@ -389,7 +411,13 @@ class FirestoreStateStore:
             data = {"claim_owner": firestore.DELETE_FIELD, "claim_until": firestore.DELETE_FIELD}
             return _Write(snapshot.reference, data, update_time=snapshot.update_time), record
 
-        self._conditional(unique(names), decide)
+        _, failed = self._conditional(unique(names), decide)
+        # A release whose write still fails with a transient status after the retries is
+        # dropped on purpose: the claim then holds until its lease runs out, and a later poll
+        # takes the operation over. Any other status is a fault, raised as before.
+        for code, message in failed.values():
+            if code not in _TRANSIENT:
+                raise _status_error(code, message)
 
     def close(self) -> None:
         """Close the client's gRPC channel (``Client.close()`` alone closes only HTTP)."""
@@ -397,6 +425,15 @@ class FirestoreStateStore:
         if api is not None:
             api.transport.close()
         self._client.close()
+
+
+def _code_name(code: int) -> str:
+    """The gRPC name of a status code (``UNAVAILABLE``); the number if it has none."""
+    try:
+        name: str = code_pb2.Code.Name(code)
+    except ValueError:
+        return str(code)
+    return name
 
 
 def _status_error(code: int, message: str) -> exceptions.GoogleAPICallError:
