@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import json
 import os
@@ -62,11 +63,14 @@ class Poller:
         valid: list[str] = []
         for item in requested:
             if not isinstance(item, str):
-                raise BadRequest(f'"operations" must hold strings, found {json.dumps(item)}')
+                raise BadRequest(f'"operations" must hold strings, found {_shown(item)}')
             try:
                 parsed = names.parse_operation_name(item)
-            except ValueError as error:
-                raise BadRequest(str(error)) from None
+            except ValueError:
+                raise BadRequest(
+                    f"{_shown(item)} is not an operation name of the form "
+                    "projects/PROJECT/locations/LOCATION/operations/ID"
+                ) from None
             if not self.identity.owns(parsed.project):
                 raise BadRequest(self._outside_project(item, parsed.project))
             if parsed.location not in self.settings.locations:
@@ -201,18 +205,91 @@ def handle_event(poller_of_instance: Callable[[], Poller] = instance_poller) -> 
 
 
 def _requested_operations(body: bytes) -> object:
-    if not body.strip():
+    """The ``operations`` of a request body, or BadRequest naming what is wrong with the body.
+
+    Strict RFC 8259 JSON in UTF-8: no byte order mark, no NaN or Infinity, no repeated field.
+    Numbers are kept as their text (no request holds one), so no literal can overflow or
+    trip Python's limit on integer digits, and nesting too deep for the parser is refused.
+    """
+    if not body.strip(_JSON_WHITESPACE):
         return []
+    if body.startswith(codecs.BOM_UTF8):
+        raise BadRequest("request body is not valid JSON: it starts with a byte order mark")
     try:
-        parsed = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = body.decode("utf-8")  # strict: json.loads(bytes) would let surrogates through
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start]
+        raise BadRequest(
+            f"request body is not valid JSON: it is not UTF-8 (byte {bad:#04x} at {error.start})"
+        ) from None
+    try:
+        parsed = json.loads(
+            text,
+            object_pairs_hook=_unique_fields,
+            parse_constant=_not_json,
+            parse_int=_JsonNumber,
+            parse_float=_JsonNumber,
+        )
+    except RecursionError:
+        raise BadRequest("request body nests arrays or objects too deeply") from None
+    except json.JSONDecodeError as error:
         raise BadRequest(f"request body is not valid JSON: {error}") from None
     if not isinstance(parsed, dict):
         raise BadRequest('request body must be a JSON object such as {"operations": [...]}')
     unknown = sorted(set(parsed) - {"operations"})
     if unknown:
-        raise BadRequest(f'unknown field {unknown[0]!r}: only "operations" is accepted')
+        raise BadRequest(f'unknown field {_shown(unknown[0])}: only "operations" is accepted')
     return parsed.get("operations", [])
+
+
+_JSON_WHITESPACE = b" \t\n\r"
+"""RFC 8259's whitespace; ``bytes.strip()`` would also take a vertical tab or a form feed."""
+_SHOWN_CHARS = 100
+
+
+class _JsonNumber:
+    """A number of a request body, kept as its text: no request holds one, and converting it
+    could fail (over 4300 digits) or overflow (``1e999`` is infinity)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _unique_fields(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    for key, value in pairs:
+        if key in fields:
+            raise BadRequest(f"request body repeats the field {_shown(key)}")
+        fields[key] = value
+    return fields
+
+
+def _not_json(literal: str) -> object:
+    raise BadRequest(f"request body is not valid JSON: {literal} is not JSON")
+
+
+def _shown(value: object) -> str:
+    """A value of a request body for an error message: short, and never a lone surrogate
+    (``repr`` escapes them)."""
+    if isinstance(value, _JsonNumber):
+        return _clipped(value.text)
+    if isinstance(value, str):
+        return _clipped(value, repr)
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return _clipped(repr(value))
+
+
+def _clipped(text: str, show: Callable[[str], str] = str) -> str:
+    if len(text) <= _SHOWN_CHARS:
+        return show(text)
+    return f"{show(text[:_SHOWN_CHARS])}... ({len(text)} characters)"
 
 
 def log_summary(summary: core.PollSummary) -> None:

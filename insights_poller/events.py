@@ -13,8 +13,8 @@ import datetime
 import functools
 import json
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, descriptor_pool, json_format, message, message_factory
@@ -264,35 +264,69 @@ def _event(
 def _fitted_payload(data: dict[str, Any]) -> bytes:
     """The JSON data, under Pub/Sub's size limit: oversized bodies are dropped, and said so.
 
-    ``response``, then ``metadata`` give way, each replaced by its ``@type`` alone, then the
-    error's ``details`` and the end of its ``message``; ``truncated`` and ``truncatedFields``
-    tell subscribers to fetch the operation themselves.
+    The bodies that can give way are ``response`` and ``metadata`` (each replaced by its
+    ``@type`` alone), the error's ``details`` (emptied) and the end of its ``message`` (cut to
+    1000 characters). The largest go first, so that the fewest go; ``truncated`` and
+    ``truncatedFields`` (in the order they went) tell subscribers to fetch the operation.
     """
     payload = _json(data)
+    if len(payload) <= MAX_EVENT_DATA_BYTES:
+        return payload
+    # sorted() is stable: bodies that save as much keep _DROPPABLE's order
+    candidates = sorted(_droppable(data), key=lambda candidate: -candidate.saving)
     dropped: list[str] = []
-    for field in ("response", "metadata", "error.details", "error.message"):
-        if len(payload) <= MAX_EVENT_DATA_BYTES:
+    for candidate in candidates:
+        if len(payload) <= MAX_EVENT_DATA_BYTES or candidate.saving <= 0:
             break
-        if field.startswith("error.") and "error" in data:
-            key = field.removeprefix("error.")
-            data["error"][key] = [] if key == "details" else data["error"][key][:1000]
-        elif field in data:
-            data[field] = {"@type": data[field].get("@type", "")}
-        else:
-            continue
-        dropped.append(field)
+        candidate.holder[candidate.key] = candidate.cut
+        dropped.append(candidate.field)
         data["truncated"] = True
         data["truncatedFields"] = dropped
         payload = _json(data)
     return payload
 
 
-def _json(data: dict[str, Any]) -> bytes:
+_DROPPABLE = ("response", "metadata", "error.details", "error.message")
+_ERROR_MESSAGE_KEPT_CHARS = 1000
+
+
+class _Droppable(NamedTuple):
+    field: str
+    """As ``truncatedFields`` names it."""
+    holder: dict[str, Any]
+    key: str
+    cut: Any
+    """What the body becomes when it gives way."""
+    saving: int
+    """Bytes of JSON that giving way saves."""
+
+
+def _droppable(data: dict[str, Any]) -> Iterator[_Droppable]:
+    """The bodies of ``data`` that can give way, in ``_DROPPABLE``'s order."""
+    for field in _DROPPABLE:
+        holder = data.get("error") if field.startswith("error.") else data
+        key = field.removeprefix("error.")
+        if not isinstance(holder, dict) or key not in holder:
+            continue
+        body = holder[key]
+        cut: Any
+        if field == "error.details":
+            cut = []
+        elif field == "error.message":
+            cut = str(body)[:_ERROR_MESSAGE_KEPT_CHARS]
+        else:
+            cut = {"@type": body.get("@type", "")}
+        yield _Droppable(field, holder, key, cut, len(_json(body)) - len(_json(cut)))
+
+
+def _json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _fit_attribute(value: str) -> str:
-    """Pub/Sub caps attribute values at 1024 bytes; names from the API stay far below."""
+    """Pub/Sub caps attribute values at 1024 bytes: a longer one keeps its first 1024 bytes
+    (whole UTF-8 characters). Only the name-derived attributes of a name the API lists can be
+    that long (a request's names are bounded far below); ``data.operation`` keeps it whole."""
     encoded = value.encode("utf-8")
     if len(encoded) <= ATTRIBUTE_VALUE_MAX_BYTES:
         return value

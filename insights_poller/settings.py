@@ -182,7 +182,7 @@ def _host_overrides(env: Mapping[str, str], variable: str) -> names.HostOverride
 
 def _project_number(env: Mapping[str, str]) -> str | None:
     value = _value(env, "GOOGLE_CLOUD_PROJECT_NUMBER")
-    if value is not None and not (value.isdigit() and len(value) <= 20):
+    if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 20):
         raise ConfigurationError(
             "GOOGLE_CLOUD_PROJECT_NUMBER",
             f"{value!r} is not a project number (the digits Insights puts in resource names)",

@@ -9,7 +9,7 @@ import builders
 import pytest
 from fakes import FakePublisher, FakeReader, InMemoryStateStore
 
-from insights_poller import app
+from insights_poller import app, events, names
 from insights_poller.settings import Settings
 
 SETTINGS = Settings.from_env({"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events"})
@@ -114,3 +114,55 @@ def test_a_number_is_refused_while_the_project_number_is_unknown_saying_how_to_s
     assert status == 400
     assert "GOOGLE_CLOUD_PROJECT_NUMBER" in answer["error"]
     assert reader.list_calls == 0 and reader.get_calls == []
+
+
+def test_no_name_a_request_may_hold_reaches_pubsubs_1024_byte_attribute_limit() -> None:
+    """The ``operation`` attribute is cut at 1024 bytes (only a listed name can be that long):
+    every segment of a requested name is bounded, so its attribute is the whole name."""
+    project = "a" + "b" * 62 + ":" + "c" + "d" * 28 + "e"  # a domain-scoped project ID
+    longest = f"projects/{project}/locations/{'l' * 63}/operations/{'9' * 128}"
+    longer = [
+        f"projects/{project}/locations/{'l' * 63}/operations/{'9' * 129}",
+        f"projects/{project}/locations/{'l' * 64}/operations/{'9' * 128}",
+        f"projects/{'b' * 64}:{project.partition(':')[2]}/locations/l/operations/9",
+        f"projects/{'1' * 21}/locations/l/operations/9",
+    ]
+
+    assert names.parse_operation_name(longest).name == longest
+    assert len(longest.encode()) == 317 <= events.ATTRIBUTE_VALUE_MAX_BYTES
+    for name in longer:
+        with pytest.raises(ValueError, match="is not an operation name"):
+            names.parse_operation_name(name)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"operations": [42]}', '"operations" must hold strings, found 42'),
+        (b'{"operations": [[1, 2]]}', '"operations" must hold strings, found an array'),
+        (b'{"operations": [null]}', '"operations" must hold strings, found null'),
+        (b'{"operations": ["ab\\u00e9"]}', "'ab\u00e9' is not an operation name of the form"),
+        (b'{"operations": ["\\ud800"]}', "'\\ud800' is not an operation name of the form"),
+    ],
+)
+def test_a_bad_item_is_named_in_the_400(body: bytes, expected: str) -> None:
+    reader = FakeReader()
+    poller = app.Poller(SETTINGS, reader=reader, publisher=FakePublisher(), store=None)
+
+    answer, status = app.handle_http("POST", body, len(body), lambda: poller)
+
+    assert (status, answer["error"][: len(expected)]) == (400, expected)
+    assert reader.list_calls == 0 and reader.get_calls == []
+
+
+def test_a_long_item_is_named_by_its_start_and_length_in_the_400() -> None:
+    poller = app.Poller(SETTINGS, reader=FakeReader(), publisher=FakePublisher(), store=None)
+    item = builders.name("7" * 5000)
+
+    with pytest.raises(app.BadRequest) as refused:
+        poller.validate_requested([item])
+
+    assert str(refused.value) == (
+        f"{item[:100]!r}... ({len(item)} characters) is not an operation name of the form "
+        "projects/PROJECT/locations/LOCATION/operations/ID"
+    )

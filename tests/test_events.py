@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
+from pathlib import Path
 from typing import Any
 
 import builders
+import jsonschema
 import pytest
 from contract import assert_valid_event
 from google.cloud import contact_center_insights_v1 as insights
@@ -210,3 +213,106 @@ def test_attributes_stay_within_pubsub_limits() -> None:
     assert len(attributes) <= 100
     assert all(len(value.encode()) <= 1024 for value in attributes.values())
     assert all(len(key.encode()) <= 256 for key in attributes)
+
+
+MB = 1_000_000
+
+
+def _with_metadata_of(operation: operations_pb2.Operation, size: int) -> operations_pb2.Operation:
+    """``operation`` with its metadata's request carrying ``size`` characters more."""
+    metadata = insights.CreateIssueModelMetadata(
+        create_time=builders.T0,
+        end_time=ENDED,
+        request=insights.CreateIssueModelRequest(
+            parent="projects/demo-project/locations/us-central1",
+            issue_model=insights.IssueModel(display_name="m" * size),
+        ),
+    )
+    operation.metadata.CopyFrom(builders.pack(metadata))
+    return operation
+
+
+def _failed(message_size: int, detail_size: int) -> operations_pb2.Operation:
+    detail = any_pb2.Any()
+    detail.Pack(status_pb2.Status(code=code_pb2.NOT_FOUND, message="d" * detail_size))
+    error = status_pb2.Status(code=code_pb2.INTERNAL, message="e" * message_size, details=[detail])
+    return builders.issue_model_operation(builders.name(8), ended=ENDED, error=error)
+
+
+def test_oversized_metadata_alone_is_dropped_and_the_small_response_kept() -> None:
+    operation = builders.issue_model_operation(builders.name(8), ended=ENDED)
+    _with_metadata_of(operation, 11 * MB)
+
+    event = events.build_event(operation, detect_time=DETECTED)
+
+    assert len(event.data) <= events.MAX_EVENT_DATA_BYTES
+    data = data_of(event)
+    assert (data["truncated"], data["truncatedFields"]) == (True, ["metadata"])
+    assert data["metadata"] == {"@type": operation.metadata.type_url}
+    assert data["response"]["name"].endswith("/issueModels/8")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message", "detail", "dropped"),
+    [
+        (2 * MB, 6 * MB, 5 * MB, ["error.message"]),
+        (3 * MB, 4 * MB, 5 * MB, ["error.details"]),
+        (6 * MB, 3 * MB, 4 * MB, ["metadata"]),
+        (4_500_000, 5 * MB, 5_500_000, ["error.details", "error.message"]),
+        (4_500_000, 5_500_000, 5 * MB, ["error.message", "error.details"]),
+    ],
+)
+def test_the_largest_bodies_give_way_first_and_no_more_than_needed(
+    metadata: int, message: int, detail: int, dropped: list[str]
+) -> None:
+    operation = _with_metadata_of(_failed(message, detail), metadata)
+
+    event = events.build_event(operation, detect_time=DETECTED)
+
+    assert len(event.data) <= events.MAX_EVENT_DATA_BYTES
+    data = data_of(event)
+    assert (data["truncated"], data["truncatedFields"]) == (True, dropped)
+    whole = {
+        "metadata": data["metadata"] != {"@type": operation.metadata.type_url},
+        "error.message": data["error"]["message"] == "e" * message,
+        "error.details": data["error"]["details"] != [],
+    }
+    assert {field for field, kept in whole.items() if not kept} == set(dropped)
+    assert data["metadata"]["@type"] == operation.metadata.type_url
+    if "error.message" in dropped:
+        assert data["error"]["message"] == "e" * 1000
+
+
+@pytest.mark.parametrize("operation_id", ["7" * 2000, "\u00e9" * 600, "\U0001f600" * 300])
+def test_a_listed_name_over_1024_bytes_is_whole_in_the_data_and_cut_in_the_attribute(
+    operation_id: str,
+) -> None:
+    name = builders.name(operation_id)
+    operation = builders.issue_model_operation(name, ended=ENDED)
+
+    event = events.build_event(operation, detect_time=DETECTED)
+
+    data = json.loads(event.data)
+    attribute = event.attributes["operation"]
+    assert data["operation"] == name == event.operation
+    assert len(attribute.encode()) <= 1024 and name.startswith(attribute)
+    assert len(name[: len(attribute) + 1].encode()) > 1024  # cut at the last whole character
+    assert event.event_id == events.event_id(name)  # the id is of the whole name
+    _schema("event.schema.json").validate(data)
+    _schema("event-attributes.schema.json").validate(dict(event.attributes))
+
+
+def test_the_attribute_contract_says_the_operation_attribute_may_be_cut() -> None:
+    described = _schema_of("event-attributes.schema.json")["properties"]["operation"]
+
+    assert "1024" in described["description"] and "data.operation" in described["description"]
+
+
+def _schema_of(file_name: str) -> dict[str, Any]:
+    text = (Path(__file__).resolve().parent.parent / "docs" / file_name).read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _schema(file_name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(_schema_of(file_name))

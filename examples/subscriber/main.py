@@ -133,7 +133,7 @@ def parse_event(message: object) -> PollerEvent:
     return PollerEvent(
         cloud_event=event,
         data=data,
-        operation=attributes["operation"],
+        operation=str(data.get("operation") or attributes["operation"]),  # the whole name
         operation_type=attributes["operationType"],
         state=attributes["state"],
     )
