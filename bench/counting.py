@@ -80,10 +80,20 @@ class CountingStore:
     def all_records(self) -> list[TrackedOperation]:
         return self._timed(self._inner.all_records, len, lambda _: 0)
 
-    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
+    def track(
+        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+    ) -> int:
         return self._timed(
-            lambda: self._inner.track(operations, now), lambda _: 0, lambda _: len(operations)
+            lambda: self._inner.track(operations, now, history=history),
+            lambda _: 0,
+            lambda _: len(operations),
         )
+
+    def baselined_locations(self) -> frozenset[str]:
+        return self._timed(self._inner.baselined_locations, lambda _: 1, lambda _: 0)
+
+    def mark_baselined(self, location: str, now: datetime.datetime) -> None:
+        self._timed(lambda: self._inner.mark_baselined(location, now), lambda _: 0, lambda _: 1)
 
     def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
         self._timed(lambda: self._inner.mark_checked(names, now), lambda _: 0, lambda _: len(names))

@@ -41,7 +41,8 @@ EXIT_USAGE = 2
 PROG = "python -m insights_poller"
 STATES = ("PENDING", "SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "HISTORY", "SKIPPED")
 """What ``status`` shows: PENDING until published, then the event's state (``events``), or
-``core.HISTORY`` / ``core.SKIPPED`` for a finished operation that got no event."""
+``HISTORY`` (``track(..., history=True)``) / ``core.SKIPPED`` for a finished operation that
+got no event."""
 NO_EVENT_BECAUSE = {
     "HISTORY": "it ended before the watch started",
     "SKIPPED": "OPERATION_TYPES leaves its type out",

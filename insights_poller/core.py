@@ -38,8 +38,6 @@ Clock = Callable[[], datetime.datetime]
 
 SKIPPED = "SKIPPED"
 """The recorded state of a finished operation whose type OPERATION_TYPES leaves out."""
-HISTORY = "HISTORY"
-"""The recorded state of an operation that had ended before the watch started (never published)."""
 LISTING_SHARE = 0.5
 SETTLE_CHUNK = 500
 """Operations claimed, published and recorded together: bounds memory, and what a crash repeats."""
@@ -60,14 +58,6 @@ class PollOptions:
     max_pending_age: datetime.timedelta
     operation_types: frozenset[str] | None = None
     """Publish only these kinds; the others are recorded as SKIPPED. None publishes all."""
-
-
-@dataclasses.dataclass(frozen=True)
-class _Watch:
-    """Since when completions are reported; ``first_run`` is the poll that started watching."""
-
-    start: datetime.datetime
-    first_run: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,22 +201,23 @@ class _Poll:
         # Operations the API showed not done this poll (listed, or answered): only these may
         # expire for age, never one whose check failed or was not reached.
         self.seen_running: set[str] = set()
+        # Locations whose listing was cut short or failed this poll.
+        self.incomplete_locations: set[str] = set()
 
     def run(self, requested: Sequence[str]) -> PollSummary:
-        stored_start = self.store.watch_start(self.started)
-        watch = _Watch(
-            start=self.options.watch_since or stored_start, first_run=stored_start >= self.started
-        )
-        self.summary.watch_start = watch.start
-        # Read the pending records while the listings run: both are round trips.
-        with ThreadPoolExecutor(max_workers=1) as background:
+        stored_start = self.store.watch_start(self.started)  # the first poll stores its time
+        watch_start = self.options.watch_since or stored_start
+        self.summary.watch_start = watch_start
+        # Read the records and baselines while the listings run: all are round trips.
+        with ThreadPoolExecutor(max_workers=2) as background:
             pending_records = background.submit(self.store.pending)
+            baselined = background.submit(self.store.baselined_locations)
             listings = self._list_all_locations()
             pending = {record.name: record for record in pending_records.result()}
 
         # The listings taught the project number: requested names now match the API's spelling.
         requested = list(dict.fromkeys(self.identity.canonical(name) for name in requested))
-        seen = self._discover(listings, pending, watch, set(requested))
+        seen = self._discover(listings, pending, watch_start, baselined.result(), set(requested))
         # Requested names first (someone asked), then pending ones least recently checked first.
         to_check = [n for n in dict.fromkeys([*requested, *pending]) if n not in seen]
         self._check(to_check, pending)
@@ -279,7 +270,8 @@ class _Poll:
         self,
         listings: Sequence[Sequence[Sequence[operations_pb2.Operation]]],
         pending: dict[str, TrackedOperation],
-        watch: _Watch,
+        watch_start: datetime.datetime,
+        baselined: frozenset[str],
         requested: set[str],
     ) -> set[str]:
         """Sort what the listings showed; returns the names they showed (done or not).
@@ -287,13 +279,15 @@ class _Poll:
         A done operation never seen pending is published when it ended after the watch
         started, or when a request named it; older ones are history. One whose metadata
         gives no time (a type this library can't read, or an empty metadata) is history
-        when the first poll sees it, and recorded as such; after that it is new.
+        until one complete listing of its location has set that location's baseline, and
+        recorded as such; after that it is new. Per location, so that a listing that failed
+        or was cut, or a location added later, never turns old operations into new ones.
         """
         seen: set[str] = set()
         new: list[NewOperation] = []
         undated_history: list[NewOperation] = []
         candidates: dict[str, operations_pb2.Operation] = {}
-        for listing in listings:
+        for location, listing in zip(self.options.locations, listings, strict=True):
             for page in listing:
                 for operation in page:
                     seen.add(operation.name)
@@ -306,8 +300,8 @@ class _Poll:
                     elif operation.name in requested:
                         candidates[operation.name] = operation
                     else:
-                        ended_after = _ended_after(operation, watch.start)
-                        if ended_after is None and watch.first_run:
+                        ended_after = _ended_after(operation, watch_start)
+                        if ended_after is None and location not in baselined:
                             undated_history.append(events.describe(operation))
                         elif ended_after is not False:
                             candidates[operation.name] = operation
@@ -322,10 +316,11 @@ class _Poll:
         if new:  # running, and not pending here: new, unless already settled (expired for age)
             settled = self.store.get_many(operation.name for operation in new)
             self._track([operation for operation in new if operation.name not in settled])
-        if undated_history:
-            now = self.clock()
-            self.store.track(undated_history, now)
-            self.store.mark_published([Publication(o.name, HISTORY, now) for o in undated_history])
+        if undated_history:  # never over a record: another poll may have tracked one meanwhile
+            self.store.track(undated_history, self.clock(), history=True)
+        for location in self.options.locations:
+            if location not in baselined and location not in self.incomplete_locations:
+                self.store.mark_baselined(location, self.clock())
         return seen
 
     def _pages(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
@@ -345,6 +340,7 @@ class _Poll:
                 operations, next_token = self.reader.list_page(location, page_token, seconds_left)
             except BudgetExhausted:
                 self.summary.listing_complete = False
+                self.incomplete_locations.add(location)
                 if page_token != cursor:
                     self.store.save_listing_cursor(location, page_token)
                 return
@@ -353,6 +349,7 @@ class _Poll:
                     page_token, wrapped = "", True  # the stored token went stale: start over
                     continue
                 self.summary.listing_complete = False
+                self.incomplete_locations.add(location)
                 self.summary.errors.append(
                     PollError("list", error.code, error.message, location=location)
                 )

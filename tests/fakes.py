@@ -17,6 +17,7 @@ from insights_poller.state._common import (
     as_utc,
     by_name,
     claimable,
+    initial_record,
     new_record,
     pending_order,
     unique,
@@ -155,6 +156,7 @@ class InMemoryStateStore:
         self._watch_start: datetime.datetime | None = None
         self.records: dict[str, TrackedOperation] = {}
         self.cursors: dict[str, str] = {}
+        self.baselines: set[str] = set()
         self.writes = 0
         self.failing_claims: set[str] = set()
         """Names whose claim write fails (UNAVAILABLE): ``claim`` raises ``IncompleteClaim``."""
@@ -179,6 +181,16 @@ class InMemoryStateStore:
                 self.cursors.pop(location, None)
             self.writes += 1
 
+    def baselined_locations(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self.baselines)
+
+    def mark_baselined(self, location: str, now: datetime.datetime) -> None:
+        with self._lock:
+            if location not in self.baselines:
+                self.baselines.add(location)
+                self.writes += 1
+
     def pending(self) -> list[TrackedOperation]:
         with self._lock:
             pending = [r for r in self.records.values() if r.status == "PENDING"]
@@ -193,13 +205,15 @@ class InMemoryStateStore:
         with self._lock:
             return sorted(self.records.values(), key=lambda r: (r.first_seen, r.name))
 
-    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
+    def track(
+        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+    ) -> int:
         now = as_utc(now)
         with self._lock:
             new = 0
             for name, operation in by_name(operations).items():
                 if name not in self.records:
-                    self.records[name] = new_record(operation, now)
+                    self.records[name] = initial_record(operation, now, history=history)
                     self.writes += 1
                     new += 1
             return new

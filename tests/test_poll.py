@@ -810,3 +810,77 @@ def test_requested_names_the_budget_cut_short_are_kept_and_published_even_from_h
     assert rest.published == 12 - cut.published
     assert again.published == 0
     assert sorted(world.published_states()) == sorted(names)
+
+
+def test_an_undated_operation_tracked_by_an_overlapping_poll_is_not_turned_into_history(
+    world: World,
+) -> None:
+    """Two overlapping first polls: B tracks X running while A, listing X done a moment
+    before, records its undated history; X must stay tracked and be published."""
+    running = operations_pb2.Operation(
+        name=builders.name(70), metadata=undated_operation(70).metadata
+    )
+    world.reader.put(undated_operation(70))
+    overlapping: list[core.PollSummary] = []
+    listing = world.reader.list_page
+
+    def list_page_then_let_another_poll_run(
+        location: str, page_token: str, timeout_seconds: float
+    ) -> tuple[Sequence[operations_pb2.Operation], str]:
+        page = listing(location, page_token, timeout_seconds)
+        if not overlapping:  # poll B runs between A's listing and A's bookkeeping
+            overlapping.append(core.PollSummary(run_id="", watch_start=world.clock.now))
+            world.reader.put(running)
+            overlapping[0] = world.poll(run_id="poll-b")
+            world.reader.put(undated_operation(70))
+        return page
+
+    world.reader.list_page = list_page_then_let_another_poll_run  # type: ignore[method-assign]
+    world.poll(run_id="poll-a")
+    world.reader.list_page = listing  # type: ignore[method-assign]
+    later(world)
+    world.poll()
+
+    assert overlapping[0].newly_tracked == 1
+    assert world.published_states() == {builders.name(70): "SUCCEEDED"}
+
+
+def test_undated_history_of_a_location_is_baselined_by_its_first_complete_listing(
+    world: World,
+) -> None:
+    europe = "europe-west1"
+    world.locations = (builders.LOCATION, europe)
+    world.reader.put(undated_operation(71))  # history in us-central1
+    world.reader.put(  # history in europe-west1, whose first listing fails
+        operations_pb2.Operation(
+            name=builders.name(72, europe), done=True, metadata=undated_operation(72).metadata
+        )
+    )
+    world.reader.failing_locations.add(europe)
+    first = world.poll()
+    world.reader.failing_locations.clear()
+    later(world)
+    second = world.poll()
+    added = "asia-south1"  # a location added to INSIGHTS_LOCATIONS later
+    world.reader.put(
+        operations_pb2.Operation(
+            name=builders.name(73, added), done=True, metadata=undated_operation(73).metadata
+        )
+    )
+    world.locations = (builders.LOCATION, europe, added)
+    later(world)
+    third = world.poll()
+    world.reader.put(  # an undated operation that appears after the baseline: new
+        operations_pb2.Operation(
+            name=builders.name(74, europe), done=True, metadata=undated_operation(74).metadata
+        )
+    )
+    later(world)
+    fourth = world.poll()
+
+    assert not first.ok and second.ok and third.ok
+    assert (first.published, second.published, third.published) == (0, 0, 0)
+    assert world.published_states() == {builders.name(74, europe): "SUCCEEDED"}
+    assert fourth.published == 1
+    states = {r.name: r.state for r in world.store.all_records()}
+    assert states[builders.name(72, europe)] == states[builders.name(73, added)] == "HISTORY"

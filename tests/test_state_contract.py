@@ -120,6 +120,33 @@ def test_watch_start_race_has_one_winner(open_store: StoreFactory) -> None:
     assert results <= {at(index) for index in range(len(stores))}
 
 
+# --- history and its baselines -------------------------------------------------
+
+
+def test_history_is_recorded_settled_and_never_over_a_tracked_record(store: StateStore) -> None:
+    store.track([op(1)], T0)  # another poll tracked it meanwhile
+
+    recorded = store.track([op(1), op(2)], at(1), history=True)
+
+    assert recorded == 1
+    records = store.get_many([op(1).name, op(2).name])
+    assert records[op(1).name].status == "PENDING"
+    assert (records[op(2).name].status, records[op(2).name].state) == ("PUBLISHED", "HISTORY")
+    assert [record.name for record in store.pending()] == [op(1).name]
+    assert store.claim([op(2)], "poll-a", at(2), at(5)) == {}
+
+
+def test_baselined_locations_are_kept(open_store: StoreFactory) -> None:
+    store = open_store()
+    assert store.baselined_locations() == frozenset()
+
+    store.mark_baselined("us-central1", T0)
+    store.mark_baselined("europe-west1", at(1))
+    store.mark_baselined("us-central1", at(2))
+
+    assert open_store().baselined_locations() == {"us-central1", "europe-west1"}
+
+
 # --- listing cursors ----------------------------------------------------------
 
 

@@ -43,6 +43,22 @@ def new_record(operation: NewOperation, now: datetime.datetime) -> TrackedOperat
     )
 
 
+HISTORY = "HISTORY"
+"""The recorded state of an operation that had ended before the watch started (no event)."""
+
+
+def initial_record(
+    operation: NewOperation, now: datetime.datetime, *, history: bool
+) -> TrackedOperation:
+    """What ``track`` writes: a PENDING record, or with ``history`` a settled HISTORY one."""
+    record = new_record(operation, now)
+    if not history:
+        return record
+    return dataclasses.replace(
+        record, status="PUBLISHED", state=HISTORY, published_at=record.first_seen
+    )
+
+
 def claimable(record: TrackedOperation, owner: str, now: datetime.datetime) -> bool:
     """Whether ``owner`` may claim ``record`` at ``now`` (see ``StateStore.claim``).
 

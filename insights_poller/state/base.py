@@ -104,8 +104,23 @@ class StateStore(Protocol):
         """
         ...
 
-    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
-        """Record operations as PENDING where no record exists yet; returns how many were new."""
+    def track(
+        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+    ) -> int:
+        """Record operations where no record exists yet; returns how many were new.
+
+        As PENDING; or with ``history``, as settled ``HISTORY`` (ended before the watch
+        started: never published). Never overwrites a record, so history never hides an
+        operation another poll tracked meanwhile.
+        """
+        ...
+
+    def baselined_locations(self) -> frozenset[str]:
+        """The locations one complete listing has seen since the watch started."""
+        ...
+
+    def mark_baselined(self, location: str, now: datetime.datetime) -> None:
+        """Remember that a listing of ``location`` was complete (its history baseline is set)."""
         ...
 
     def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:

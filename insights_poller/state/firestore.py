@@ -45,6 +45,7 @@ from insights_poller.state._common import (
     as_utc,
     by_name,
     claimable,
+    initial_record,
     new_record,
     pending_order,
     unique,
@@ -64,6 +65,8 @@ WATCH_DOCUMENT_ID = "_watch"
 """Id of the metadata document; operation document ids never start with ``_``."""
 CURSORS_DOCUMENT_ID = "_listing_cursors"
 """Per location (one field each), where a listing cut short by the poll's budget resumes."""
+BASELINES_DOCUMENT_ID = "_history_baselines"
+"""Per location (one field each), when its first complete listing set its history baseline."""
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds allowed for each Firestore RPC."""
@@ -297,6 +300,14 @@ class FirestoreStateStore:
         value = page_token if page_token else firestore.DELETE_FIELD
         reference.set({location: value}, merge=True, timeout=self._timeout)
 
+    def baselined_locations(self) -> frozenset[str]:
+        snapshot = self._collection.document(BASELINES_DOCUMENT_ID).get(timeout=self._timeout)
+        return frozenset((snapshot.to_dict() or {}) if snapshot.exists else {})
+
+    def mark_baselined(self, location: str, now: datetime.datetime) -> None:
+        reference = self._collection.document(BASELINES_DOCUMENT_ID)
+        reference.set({location: as_utc(now)}, merge=True, timeout=self._timeout)
+
     def pending(self) -> list[TrackedOperation]:
         """One query on ``status == PENDING``, ordered here rather than by an index."""
         query = self._collection.where(filter=FieldFilter("status", "==", "PENDING"))
@@ -323,11 +334,17 @@ class FirestoreStateStore:
         ]
         return sorted(records, key=lambda record: (record.first_seen, record.name))
 
-    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
+    def track(
+        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+    ) -> int:
         """Create-if-absent each record; the count is the creates that applied."""
         now = as_utc(now)
         writes = [
-            _Write(self._reference(name), _fields(new_record(operation, now)), create=True)
+            _Write(
+                self._reference(name),
+                _fields(initial_record(operation, now, history=history)),
+                create=True,
+            )
             for name, operation in by_name(operations).items()
         ]
         return sum(self._commit_ignoring(writes, code_pb2.ALREADY_EXISTS))

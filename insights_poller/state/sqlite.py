@@ -23,6 +23,7 @@ from insights_poller.state._common import (
     as_utc,
     by_name,
     claimable,
+    initial_record,
     new_record,
     unique,
     with_claim,
@@ -33,6 +34,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 """How long a call waits for another process's write transaction before failing."""
 
 _CURSOR_KEY = "listing_cursor:"
+_BASELINE_KEY = "baselined:"
 _CHUNK = 500  # names per IN (...) list, well below SQLite's bound-parameter limit
 
 _COLUMNS = (
@@ -222,6 +224,20 @@ class SqliteStateStore:
             else:
                 connection.execute("DELETE FROM meta WHERE key = ?", (_CURSOR_KEY + location,))
 
+    def baselined_locations(self) -> frozenset[str]:
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT key FROM meta WHERE key LIKE ?", (_BASELINE_KEY + "%",)
+            ).fetchall()
+        return frozenset(str(row[0]).removeprefix(_BASELINE_KEY) for row in rows)
+
+    def mark_baselined(self, location: str, now: datetime.datetime) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (_BASELINE_KEY + location, _text(as_utc(now))),
+            )
+
     def pending(self) -> list[TrackedOperation]:
         """PENDING records, never checked first, then by ``last_checked``, then ``first_seen``."""
         with self._lock:
@@ -248,10 +264,12 @@ class SqliteStateStore:
             rows = self._connection.execute(f"{_SELECT} ORDER BY first_seen, name").fetchall()
         return [_record(row) for row in rows]
 
-    def track(self, operations: Sequence[NewOperation], now: datetime.datetime) -> int:
-        """Insert absent operations as PENDING; count the inserts."""
+    def track(
+        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+    ) -> int:
+        """Insert absent operations (PENDING, or settled HISTORY); count the inserts."""
         now = as_utc(now)
-        rows = [_row(new_record(operation, now)) for operation in operations]
+        rows = [_row(initial_record(operation, now, history=history)) for operation in operations]
         marks = ", ".join("?" * len(_COLUMNS))
         with self._transaction() as connection:
             before = connection.total_changes
