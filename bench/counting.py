@@ -81,10 +81,17 @@ class CountingStore:
         return self._timed(self._inner.all_records, len, lambda _: 0)
 
     def track(
-        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+        self,
+        operations: Sequence[NewOperation],
+        now: datetime.datetime,
+        *,
+        history: bool = False,
+        reopen_history: bool = False,
     ) -> int:
         return self._timed(
-            lambda: self._inner.track(operations, now, history=history),
+            lambda: self._inner.track(
+                operations, now, history=history, reopen_history=reopen_history
+            ),
             lambda _: 0,
             lambda _: len(operations),
         )

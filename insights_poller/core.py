@@ -25,7 +25,7 @@ from google.longrunning import operations_pb2
 from insights_poller import events, names, timestamps
 from insights_poller.names import operation_parts
 from insights_poller.ports import BudgetExhausted, CallError, EventPublisher, OperationsReader
-from insights_poller.state._common import by_name, new_record
+from insights_poller.state._common import HISTORY, by_name, new_record
 from insights_poller.state.base import (
     IncompleteClaim,
     NewOperation,
@@ -249,13 +249,13 @@ class _Poll:
             and name not in self.tracked
             and name not in not_found
         ]
-        if unsettled:
-            self._track(
-                [
-                    events.describe(self.done[name]) if name in self.done else _unanswered(name)
-                    for name in unsettled
-                ]
-            )
+        if unsettled:  # reopening history too: a request named it, so it is to be published
+            keep = [
+                events.describe(self.done[name]) if name in self.done else _unanswered(name)
+                for name in unsettled
+            ]
+            self.summary.newly_tracked += self.store.track(keep, self.clock(), reopen_history=True)
+            self.tracked.update((operation.name, operation) for operation in keep)
 
     def _work_seconds_left(self) -> float:
         return (self.work_deadline - self.clock()).total_seconds()
@@ -311,7 +311,11 @@ class _Poll:
             known = self.store.get_many(candidates)
             for name, operation in candidates.items():
                 record = known.get(name)
-                if record is None or record.status == "PENDING":
+                if (
+                    record is None
+                    or record.status == "PENDING"
+                    or (record.state == HISTORY and name in requested)
+                ):
                     self.done[name] = operation
         if new:  # running, and not pending here: new, unless already settled (expired for age)
             settled = self.store.get_many(operation.name for operation in new)
@@ -414,8 +418,8 @@ class _Poll:
             assert isinstance(result, operations_pb2.Operation)
             name = result.name
             record = known.get(name)
-            if record is not None and record.status == "PUBLISHED":
-                continue
+            if record is not None and record.status == "PUBLISHED" and record.state != HISTORY:
+                continue  # settled; a HISTORY record here was requested: it is published now
             if record is not None:
                 checked.append(name)
             if result.done:

@@ -14,6 +14,7 @@ from google.longrunning import operations_pb2
 from insights_poller.events import Event
 from insights_poller.ports import BudgetExhausted, CallError
 from insights_poller.state._common import (
+    HISTORY,
     as_utc,
     by_name,
     claimable,
@@ -206,13 +207,25 @@ class InMemoryStateStore:
             return sorted(self.records.values(), key=lambda r: (r.first_seen, r.name))
 
     def track(
-        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+        self,
+        operations: Sequence[NewOperation],
+        now: datetime.datetime,
+        *,
+        history: bool = False,
+        reopen_history: bool = False,
     ) -> int:
         now = as_utc(now)
         with self._lock:
             new = 0
             for name, operation in by_name(operations).items():
-                if name not in self.records:
+                current = self.records.get(name)
+                if current is not None and reopen_history and current.state == HISTORY:
+                    self.records[name] = dataclasses.replace(
+                        current, status="PENDING", state=None, published_at=None
+                    )
+                    self.writes += 1
+                    new += 1
+                elif current is None:
                     self.records[name] = initial_record(operation, now, history=history)
                     self.writes += 1
                     new += 1

@@ -133,7 +133,28 @@ def test_history_is_recorded_settled_and_never_over_a_tracked_record(store: Stat
     assert records[op(1).name].status == "PENDING"
     assert (records[op(2).name].status, records[op(2).name].state) == ("PUBLISHED", "HISTORY")
     assert [record.name for record in store.pending()] == [op(1).name]
-    assert store.claim([op(2)], "poll-a", at(2), at(5)) == {}
+    # Never published: a poll that a request named it to may still claim and publish it.
+    assert list(store.claim([op(2)], "poll-a", at(2), at(5))) == [op(2).name]
+
+
+def test_a_request_reopens_history_and_nothing_else(store: StateStore) -> None:
+    store.track([op(1), op(2)], T0, history=True)
+    store.track([op(3)], T0)
+    store.claim([op(3)], "poll-a", at(1), at(5))
+    store.mark_published([Publication(op(3).name, "SUCCEEDED", at(2))])
+
+    written = store.track([op(1), op(3), op(4)], at(3), reopen_history=True)
+
+    assert written == 2
+    records = store.get_many([op(n).name for n in (1, 2, 3, 4)])
+    assert [records[op(n).name].status for n in (1, 2, 3, 4)] == [
+        "PENDING",
+        "PUBLISHED",
+        "PUBLISHED",
+        "PENDING",
+    ]
+    assert (records[op(1).name].state, records[op(3).name].state) == (None, "SUCCEEDED")
+    assert sorted(record.name for record in store.pending()) == [op(1).name, op(4).name]
 
 
 def test_baselined_locations_are_kept(open_store: StoreFactory) -> None:

@@ -63,9 +63,10 @@ def claimable(record: TrackedOperation, owner: str, now: datetime.datetime) -> b
     """Whether ``owner`` may claim ``record`` at ``now`` (see ``StateStore.claim``).
 
     A lease is live up to and including ``claim_until``: it has expired only once
-    ``claim_until`` is strictly before ``now``.
+    ``claim_until`` is strictly before ``now``. A HISTORY record was never published: a
+    request may still claim and publish it.
     """
-    if record.status != "PENDING":
+    if record.status != "PENDING" and record.state != HISTORY:
         return False
     if record.claim_owner is None or record.claim_owner == owner:
         return True

@@ -105,13 +105,19 @@ class StateStore(Protocol):
         ...
 
     def track(
-        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+        self,
+        operations: Sequence[NewOperation],
+        now: datetime.datetime,
+        *,
+        history: bool = False,
+        reopen_history: bool = False,
     ) -> int:
-        """Record operations where no record exists yet; returns how many were new.
+        """Record operations where no record exists yet; returns how many were written.
 
         As PENDING; or with ``history``, as settled ``HISTORY`` (ended before the watch
         started: never published). Never overwrites a record, so history never hides an
-        operation another poll tracked meanwhile.
+        operation another poll tracked meanwhile; except that ``reopen_history`` turns a
+        HISTORY record back into PENDING (a request named it: it is to be published).
         """
         ...
 
@@ -137,7 +143,8 @@ class StateStore(Protocol):
         """Take the right to publish, atomically per operation.
 
         An operation is claimed when it has no record yet (one is created), or its
-        record is PENDING and unclaimed, or its claim expired before ``now``, or
+        record is PENDING (or HISTORY: never published, which a request may still publish)
+        and unclaimed, or its claim expired before ``now``, or
         ``owner`` already holds it. ``detect_time`` is set to ``now`` on the first
         claim and kept on later ones. Returns the claimed records (after the
         claim); operations held by another live claim, or already PUBLISHED, are

@@ -41,6 +41,7 @@ from google.cloud.firestore_v1.document import DocumentReference
 from google.rpc import code_pb2
 
 from insights_poller.state._common import (
+    HISTORY,
     UTC,
     as_utc,
     by_name,
@@ -335,19 +336,45 @@ class FirestoreStateStore:
         return sorted(records, key=lambda record: (record.first_seen, record.name))
 
     def track(
-        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+        self,
+        operations: Sequence[NewOperation],
+        now: datetime.datetime,
+        *,
+        history: bool = False,
+        reopen_history: bool = False,
     ) -> int:
-        """Create-if-absent each record; the count is the creates that applied."""
+        """Create-if-absent each record; the count is the writes that applied. Reopening
+        history reads the records that exist and updates the HISTORY ones, conditionally."""
         now = as_utc(now)
+        wanted = by_name(operations)
         writes = [
             _Write(
                 self._reference(name),
                 _fields(initial_record(operation, now, history=history)),
                 create=True,
             )
-            for name, operation in by_name(operations).items()
+            for name, operation in wanted.items()
         ]
-        return sum(self._commit_ignoring(writes, code_pb2.ALREADY_EXISTS))
+        created = self._commit_ignoring(writes, code_pb2.ALREADY_EXISTS)
+        written = sum(created)
+        existing = [name for name, applied in zip(wanted, created, strict=True) if not applied]
+        if reopen_history and existing:
+
+            def decide(
+                name: str, snapshot: DocumentSnapshot[DocumentReference]
+            ) -> tuple[_Write, TrackedOperation] | None:
+                current = _record(snapshot.to_dict() or {}) if snapshot.exists else None
+                if current is None or current.state != HISTORY or current.status != "PUBLISHED":
+                    return None
+                record = dataclasses.replace(
+                    current, status="PENDING", state=None, published_at=None
+                )
+                data = {"status": "PENDING", "state": None, "published_at": None}
+                return _Write(snapshot.reference, data, update_time=snapshot.update_time), record
+
+            reopened, _ = self._conditional(existing, decide)
+            written += len(reopened)
+        return written
 
     def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
         """Update ``last_checked`` where the document exists."""

@@ -265,17 +265,28 @@ class SqliteStateStore:
         return [_record(row) for row in rows]
 
     def track(
-        self, operations: Sequence[NewOperation], now: datetime.datetime, *, history: bool = False
+        self,
+        operations: Sequence[NewOperation],
+        now: datetime.datetime,
+        *,
+        history: bool = False,
+        reopen_history: bool = False,
     ) -> int:
-        """Insert absent operations (PENDING, or settled HISTORY); count the inserts."""
+        """Insert absent operations (PENDING, or settled HISTORY); count the writes."""
         now = as_utc(now)
         rows = [_row(initial_record(operation, now, history=history)) for operation in operations]
         marks = ", ".join("?" * len(_COLUMNS))
+        on_conflict = "DO NOTHING"
+        if reopen_history:
+            on_conflict = (
+                "DO UPDATE SET status = 'PENDING', state = NULL, published_at = NULL"
+                " WHERE operations.status = 'PUBLISHED' AND operations.state = 'HISTORY'"
+            )
         with self._transaction() as connection:
             before = connection.total_changes
             connection.executemany(
                 f"INSERT INTO operations ({', '.join(_COLUMNS)}) VALUES ({marks})"
-                " ON CONFLICT (name) DO NOTHING",
+                f" ON CONFLICT (name) {on_conflict}",
                 rows,
             )
             return connection.total_changes - before
