@@ -219,7 +219,7 @@ class PollerMachine(RuleBasedStateMachine):
         hide=st.sets(st.integers(1, 30), max_size=5),
         fail_gets=st.sets(st.integers(1, 30), max_size=5),
         fail_publishes=st.sets(st.integers(1, 30), max_size=5),
-        short_budget=st.booleans(),
+        seconds_per_call=st.sampled_from([0, 1, 40]),
         overlapping=st.booleans(),
         outage=st.booleans(),
     )
@@ -230,7 +230,7 @@ class PollerMachine(RuleBasedStateMachine):
         hide: set[int],
         fail_gets: set[int],
         fail_publishes: set[int],
-        short_budget: bool,
+        seconds_per_call: int,
         overlapping: bool,
         outage: bool,
     ) -> None:
@@ -246,8 +246,9 @@ class PollerMachine(RuleBasedStateMachine):
             self.reader.failing_locations = set(LOCATIONS)
             self.reader.failing_gets = set(every_name)
         self.publisher.failing = {by_number[n] for n in fail_publishes if n in by_number}
-        if short_budget:  # every call takes a second, and 2 s of work are left after the reserve
-            self.reader.seconds_per_call = 1
+        if seconds_per_call:  # 2 s of work after the reserve: checks are cut, and at 40 s a
+            # call the settle chunks are not reached either
+            self.reader.seconds_per_call = seconds_per_call
             self.budget = datetime.timedelta(seconds=62)
         try:
             self.overlapping_polls(requested) if overlapping else self.poll(requested)
