@@ -74,6 +74,7 @@ resource "time_sleep" "main" {
 
   depends_on = [
     google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_source_reader,
     google_artifact_registry_repository_iam_member.main,
     google_storage_bucket_iam_member.main,
   ]

@@ -35,7 +35,10 @@ resource "google_service_account" "build" {
 # Insights: the predefined roles/contactcenterinsights.viewer also reads every conversation,
 # transcript and analysis in the project. The poller needs to read operations only, so it gets a
 # custom role with exactly the two permissions behind ListOperations and GetOperation. Insights
-# has no resource-level IAM for operations: the grant is on the project.
+# has no resource-level IAM for operations: the grant is on the project. Permission names: IAM's
+# "Conversational Insights roles and permissions" reference
+# (https://cloud.google.com/iam/docs/roles-permissions/contactcenterinsights) and Insights' "Get
+# long-running operations" page, which names contactcenterinsights.operations.get for polling.
 resource "google_project_iam_custom_role" "main" {
   role_id     = "${replace(var.name, "-", "_")}_insights_operations_reader"
   title       = "Insights operations reader (${var.name})"
@@ -112,6 +115,26 @@ resource "google_storage_bucket_iam_member" "main" {
   bucket = google_storage_bucket.main.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# ...but Cloud Functions first copies the archive into Google-managed buckets
+# (gcf-v2-sources-<project number>-<region>, gcf-v2-uploads-*, run-sources-*) and the build reads
+# it from there: a custom build service account needs object read on those (Cloud Run docs,
+# "Configure the build service account", https://cloud.google.com/run/docs/configuring/services/build-service-account;
+# the failure without it: hashicorp/terraform-provider-google#20571, "Access to bucket
+# gcf-v2-sources-... denied"). They do not exist before the first deploy, so the grant is on the
+# project, limited by an IAM condition to bucket names with those prefixes (Cloud Storage
+# resource names in conditions: projects/_/buckets/BUCKET[/objects/OBJECT]).
+resource "google_project_iam_member" "build_source_reader" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "Function source buckets only"
+    description = "The buckets Cloud Functions copies function sources into."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\") || resource.name.startsWith(\"projects/_/buckets/gcf-v2-uploads-\") || resource.name.startsWith(\"projects/_/buckets/run-sources-\")"
+  }
 }
 
 # --- Pub/Sub service agent (dead-lettering of the example subscription) ------------------------

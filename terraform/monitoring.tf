@@ -60,6 +60,22 @@ resource "google_logging_metric" "failed_polls" {
   depends_on = [google_project_service.main]
 }
 
+# Alert policies created in the same apply as the log-based metrics they read fail with 404
+# "Cannot find metric(s) ... If a metric was created recently, it could take up to 10 minutes
+# to become available" (hashicorp/terraform-provider-google#11102, open). So the policies wait
+# that long after a metric is created (or replaced); the wait runs while the function builds.
+resource "time_sleep" "metrics" {
+  create_duration = "600s"
+
+  triggers = {
+    metrics = join(",", [
+      google_logging_metric.published_events.id,
+      google_logging_metric.successful_polls.id,
+      google_logging_metric.failed_polls.id,
+    ])
+  }
+}
+
 resource "google_monitoring_alert_policy" "polls_failing" {
   project               = var.project_id
   display_name          = "${var.name}: polls failing repeatedly"
@@ -83,9 +99,11 @@ resource "google_monitoring_alert_policy" "polls_failing" {
   }
 
   documentation {
-    content   = "The poller answered 5xx repeatedly: completions are held back and retried, but something keeps failing. Its log (severity WARNING, field code) names the stage (list, get, publish) and the gRPC code."
+    content   = "The poller answered 5xx repeatedly: completions are held back and retried, but something keeps failing. Its log (severity WARNING, field code) names the stage (list, get, body, claim, publish) and the gRPC code."
     mime_type = "text/markdown"
   }
+
+  depends_on = [time_sleep.metrics]
 }
 
 resource "google_monitoring_alert_policy" "no_successful_poll" {
@@ -112,6 +130,8 @@ resource "google_monitoring_alert_policy" "no_successful_poll" {
     content   = "No poll has succeeded for a while: the schedule may be paused, the function failing, or its invoker unauthorized. Subscribers are getting no events."
     mime_type = "text/markdown"
   }
+
+  depends_on = [time_sleep.metrics]
 }
 
 resource "google_monitoring_alert_policy" "expired_operations" {
@@ -140,4 +160,6 @@ resource "google_monitoring_alert_policy" "expired_operations" {
     content   = "An operation was given up on: the Insights API no longer knows it (NOT_FOUND) or it stayed pending past MAX_PENDING_AGE. Its outcome is unknown; check it in Insights."
     mime_type = "text/markdown"
   }
+
+  depends_on = [time_sleep.metrics]
 }

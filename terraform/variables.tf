@@ -258,8 +258,10 @@ variable "alert_no_successful_poll_minutes" {
   description = "Minutes without a successful poll before the 'no successful poll' alert fires; keep it several schedule periods long."
   default     = 30
 
+  # A metric-absence condition lasts at most 23.5 hours (Cloud Monitoring API,
+  # AlertPolicy.Condition.MetricAbsence.duration): 1410 minutes.
   validation {
-    condition     = var.alert_no_successful_poll_minutes >= 5 && var.alert_no_successful_poll_minutes <= 1440 && floor(var.alert_no_successful_poll_minutes) == var.alert_no_successful_poll_minutes
-    error_message = "alert_no_successful_poll_minutes must be a whole number from 5 to 1440."
+    condition     = var.alert_no_successful_poll_minutes >= 5 && var.alert_no_successful_poll_minutes <= 1410 && floor(var.alert_no_successful_poll_minutes) == var.alert_no_successful_poll_minutes
+    error_message = "alert_no_successful_poll_minutes must be a whole number from 5 to 1410 (a metric absence lasts at most 23.5 hours)."
   }
 }

@@ -69,8 +69,10 @@ EXPECTED_GRANTS = {
         "roles/run.invoker",
         INVOKER,
     ),
-    # Build: logs, its image repository, the source bucket.
+    # Build: logs, its image repository, the source bucket, and (conditioned on their names) the
+    # buckets Cloud Functions copies the source into.
     ("google_project_iam_member", "${var.project_id}", "roles/logging.logWriter", BUILD),
+    ("google_project_iam_member", "${var.project_id}", "roles/storage.objectViewer", BUILD),
     (
         "google_artifact_registry_repository_iam_member",
         "${google_artifact_registry_repository.main.name}",
@@ -779,6 +781,20 @@ def test_firestore_access_is_limited_to_the_state_database() -> None:
     )
 
 
+def test_the_build_reads_only_the_buckets_cloud_functions_copies_sources_into() -> None:
+    (member,) = [
+        body
+        for body in config().of_type("google_project_iam_member").values()
+        if body["role"] == "roles/storage.objectViewer"
+    ]
+    expression = block(member, "condition")["expression"]
+    terms = expression.split(" || ")
+    assert sorted(terms) == sorted(
+        f'resource.name.startsWith("projects/_/buckets/{prefix}")'
+        for prefix in ("gcf-v2-sources-", "gcf-v2-uploads-", "run-sources-")
+    )
+
+
 def test_only_the_invoker_may_invoke_and_nothing_invokes_unauthenticated() -> None:
     invokers = {
         (member, target)
@@ -842,6 +858,16 @@ def test_poll_metrics_count_the_function_services_request_log() -> None:
         assert metric_filter.endswith(f"httpRequest.status{status}")
     service_logs = config().locals["service_logs"]
     assert "${google_cloudfunctions2_function.main.name}" in service_logs
+
+
+def test_alerts_wait_for_their_metrics_to_become_available() -> None:
+    sleep = config().resource("time_sleep", "metrics")
+    assert sleep["create_duration"] == "600s"  # "could take up to 10 minutes" (the API's 404)
+    metrics = config().of_type("google_logging_metric")
+    for name in metrics:
+        assert f"google_logging_metric.{name}.id" in sleep["triggers"]["metrics"], name
+    for name, policy in config().of_type("google_monitoring_alert_policy").items():
+        assert "${time_sleep.metrics}" in policy["depends_on"], name
 
 
 def test_the_three_alerts_notify_the_configured_channels() -> None:
