@@ -7,9 +7,11 @@ INSTALLED := $(VENV)/.installed
 
 CHECKOV_VENV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+TERRAFORM_VENV := .venv-terraform
+TERRAFORM_INSTALLED := $(TERRAFORM_VENV)/.installed
 TERRAFORM ?= terraform
 
-.PHONY: demo test bench lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov
+.PHONY: demo test bench lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov terraform-offline
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
@@ -38,11 +40,11 @@ typecheck: $(INSTALLED)
 pytest: prerequisites
 	$(BIN)/python -m pytest
 
-## terraform-checks: terraform/ formatted and passing checkov (tests/test_terraform.py runs in pytest)
-terraform-checks: terraform-fmt checkov
+## terraform-checks: terraform/ formatted, passing checkov, `terraform validate` and `terraform test` (tests/test_terraform.py runs in pytest)
+terraform-checks: terraform-fmt checkov terraform-offline
 
 terraform-fmt:
-	@command -v $(TERRAFORM) >/dev/null || { echo "error: $(TERRAFORM) not found on PATH: install Terraform 1.5 or later (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
+	@command -v $(TERRAFORM) >/dev/null || { echo "error: $(TERRAFORM) not found on PATH: install Terraform 1.7 or later (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
 	$(TERRAFORM) fmt -check -recursive -diff terraform
 
 $(CHECKOV_INSTALLED): requirements-checkov.txt
@@ -54,6 +56,18 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 checkov: $(CHECKOV_INSTALLED)
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --quiet --compact --skip-download
 
+$(TERRAFORM_INSTALLED): requirements-terraform-offline.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
+	$(PYTHON) -m venv $(TERRAFORM_VENV)
+	$(TERRAFORM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-terraform-offline.txt
+	@touch $@
+
+## terraform-offline: `terraform validate` and `terraform test` (terraform/tests/, every provider mocked) with no
+## provider download: local schema-only plugins (terraform/schema/providers.json) stand in for the providers.
+## TERRAFORM_REAL_PROVIDERS=1: `terraform init -backend=false` and the real providers instead.
+terraform-offline: $(TERRAFORM_INSTALLED)
+	$(TERRAFORM_VENV)/bin/python -m devstack.terraform_offline --terraform $(TERRAFORM)
+
 ## bench: the poll against the naive loop for N in {100, 1000, 10000}; writes bench/results/
 bench: prerequisites
 	$(BIN)/python -m bench
@@ -63,4 +77,4 @@ emulator: $(INSTALLED)
 	$(BIN)/python -m insights_poller.emulator --seed demo --project-number 389908145857
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TERRAFORM_VENV) .mypy_cache .pytest_cache .ruff_cache

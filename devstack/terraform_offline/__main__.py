@@ -1,0 +1,5 @@
+import sys
+
+from devstack.terraform_offline.run import main
+
+sys.exit(main())

@@ -1,0 +1,146 @@
+# The defaults, planned and applied, and the same with the project's existing "(default)"
+# Firestore database instead of a created one. Every provider is mocked: `make test` runs this
+# offline, against providers that know only their schema (see ../README.md, "Checks").
+
+mock_provider "google" {
+  mock_data "google_project" {
+    defaults = {
+      number = "123456789012"
+    }
+  }
+}
+
+mock_provider "archive" {}
+
+mock_provider "time" {}
+
+variables {
+  project_id = "my-project"
+}
+
+run "plan_defaults" {
+  command = plan
+
+  assert {
+    condition     = length(google_project_service.main) == 13 && !google_project_service.main["contactcenterinsights.googleapis.com"].disable_on_destroy
+    error_message = "The 13 APIs are enabled, and left enabled on destroy."
+  }
+
+  assert {
+    condition     = length(google_firestore_database.main) == 1 && google_firestore_database.main[0].name == "insights-poller"
+    error_message = "By default the poller's own Firestore database, insights-poller, is created."
+  }
+
+  assert {
+    condition     = google_firestore_database.main[0].location_id == "us-central1" && google_firestore_database.main[0].type == "FIRESTORE_NATIVE"
+    error_message = "The created database is in native mode, in the region."
+  }
+
+  assert {
+    condition     = google_firestore_database.main[0].delete_protection_state == "DELETE_PROTECTION_ENABLED" && google_firestore_database.main[0].deletion_policy == "ABANDON"
+    error_message = "terraform destroy must leave the state database in place."
+  }
+
+  assert {
+    condition     = output.state_url == "firestore://insights-poller/insights-poller"
+    error_message = "STATE_URL must name the created database and the collection, not ${output.state_url}."
+  }
+
+  assert {
+    condition     = google_project_iam_member.runtime_firestore_user.condition[0].expression == "resource.name == \"projects/my-project/databases/insights-poller\""
+    error_message = "The runtime account's Firestore grant must be limited to the created database."
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].timeout_seconds == 300 && google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"] == "240"
+    error_message = "The poll budget is the function timeout less 60 s."
+  }
+
+  assert {
+    condition     = google_cloud_scheduler_job.main.attempt_deadline == "330s" && google_cloud_scheduler_job.main.schedule == "*/5 * * * *"
+    error_message = "The scheduler waits 30 s longer than the function may run, every 5 minutes."
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
+    error_message = "The function must be reachable from inside the project only."
+  }
+
+  assert {
+    condition     = length(google_pubsub_subscription.example) == 1 && length(google_pubsub_topic.dead_letter) == 1
+    error_message = "By default the example subscription and its dead-letter topic are created."
+  }
+}
+
+run "apply_defaults" {
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["GOOGLE_CLOUD_PROJECT_NUMBER"] == "123456789012"
+    error_message = "The function must know the project number (from data.google_project)."
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["STATE_URL"] == output.state_url
+    error_message = "The function's STATE_URL must be the one output."
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["RESULTS_TOPIC"] == google_pubsub_topic.events.id
+    error_message = "The function must publish to the events topic."
+  }
+
+  assert {
+    condition     = google_pubsub_topic_iam_member.dead_letter_publisher[0].member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+    error_message = "The Pub/Sub service agent of this project must be the dead-letter publisher."
+  }
+
+  assert {
+    condition     = google_pubsub_subscription.example[0].dead_letter_policy[0].dead_letter_topic == google_pubsub_topic.dead_letter[0].id
+    error_message = "The example subscription must dead-letter to the dead-letter topic."
+  }
+
+  assert {
+    condition     = time_sleep.metrics.triggers["metrics"] == join(",", [google_logging_metric.published_events.id, google_logging_metric.successful_polls.id, google_logging_metric.failed_polls.id])
+    error_message = "The alert policies must wait for the log-based metrics they read."
+  }
+}
+
+run "plan_existing_default_database" {
+  command = plan
+
+  variables {
+    create_firestore_database = false
+    firestore_database_id     = "(default)"
+  }
+
+  assert {
+    condition     = length(google_firestore_database.main) == 0
+    error_message = "No database is created when an existing one is used."
+  }
+
+  assert {
+    condition     = output.state_url == "firestore:///insights-poller"
+    error_message = "The \"(default)\" database is spelled firestore:///COLLECTION, not ${output.state_url}."
+  }
+
+  assert {
+    condition     = google_project_iam_member.runtime_firestore_user.condition[0].expression == "resource.name == \"projects/my-project/databases/(default)\""
+    error_message = "The runtime account's Firestore grant must be limited to the existing database."
+  }
+}
+
+run "apply_existing_default_database" {
+  variables {
+    create_firestore_database = false
+    firestore_database_id     = "(default)"
+  }
+
+  assert {
+    condition     = length(google_firestore_database.main) == 0
+    error_message = "No database is created when an existing one is used."
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["STATE_URL"] == "firestore:///insights-poller"
+    error_message = "The function must use the project's \"(default)\" database."
+  }
+}
