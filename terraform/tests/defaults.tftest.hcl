@@ -3,11 +3,7 @@
 # offline, against providers that know only their schema (see ../README.md, "Checks").
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 mock_provider "archive" {}

@@ -2,11 +2,7 @@
 # the limits themselves are accepted. Every provider is mocked (see ../README.md, "Checks").
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 mock_provider "archive" {}

@@ -5,11 +5,7 @@
 # "Checks").
 
 mock_provider "google" {
-  mock_data "google_project" {
-    defaults = {
-      number = "123456789012"
-    }
-  }
+  source = "./tests/mocks"
 }
 
 mock_provider "archive" {}
