@@ -86,7 +86,8 @@ def _project_line(run: ProjectRun) -> str:
     settle = run.settle
     return (
         f"settle {report.settle_seconds(run):.2f} s in {len(settle)} poll(s), "
-        f"{sum(p.list_calls for p in settle)} List + {sum(p.get_calls for p in settle)} Get, "
+        f"{sum(p.list_calls for p in settle)} List + {sum(p.get_calls for p in settle)} Get + "
+        f"{sum(p.rest_calls for p in settle)} REST, "
         f"{sum(p.store.documents_written for p in settle)} writes; "
         f"quiet {run.quiet.seconds:.2f} s; peak RSS {run.peak_rss_mib:.0f} MiB; "
         f"exactly once: {run.delivery.exactly_once}"

@@ -133,7 +133,7 @@ def _project_row(size: int, label: str, runs: Sequence[ProjectRun], naive: Naive
         contender=label,
         seconds=seconds,
         extrapolated=False,
-        insights_calls=sum(p.list_calls + p.get_calls for p in run.settle),
+        insights_calls=sum(p.list_calls + p.get_calls + p.rest_calls for p in run.settle),
         state_writes=sum(p.store.documents_written for p in run.settle),
         peak_rss_mib=max(r.peak_rss_mib for r in runs),
         ratio=None if naive is None else naive.seconds / seconds,
@@ -194,9 +194,9 @@ def comparison_table(rows: Sequence[Row]) -> str:
 def polls_table(results: Results) -> str:
     """Each poll of the project's median run per size."""
     lines = [
-        "| N | poll | wall s | List | Get | published | state writes | state reads "
+        "| N | poll | wall s | List | Get | REST | published | state writes | state reads "
         "| store s | RSS MiB |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sorted(results.project):
         run = median_run(results.project[size], settle_seconds)
@@ -205,7 +205,8 @@ def polls_table(results: Results) -> str:
         for name, poll in named:
             lines.append(
                 f"| {size:,} | {name} | {_seconds(poll.seconds)} | {poll.list_calls} "
-                f"| {poll.get_calls} | {poll.published:,} | {poll.store.documents_written:,} "
+                f"| {poll.get_calls} | {poll.rest_calls} | {poll.published:,} "
+                f"| {poll.store.documents_written:,} "
                 f"| {poll.store.documents_read:,} | {poll.store.seconds:.2f} "
                 f"| {poll.rss_mib:.0f} |"
             )

@@ -132,6 +132,8 @@ class PollResult:
     errors: int
     list_calls: int
     get_calls: int
+    rest_calls: int
+    """REST reads of bodies the client library would decode lossily."""
     store: StoreCounts
     rss_mib: float
 
@@ -154,6 +156,7 @@ def _poll(worker: Worker, insights: InsightsEmulator) -> PollResult:
         errors=summary["errors"],
         list_calls=calls["ListOperations"],
         get_calls=calls["GetOperation"],
+        rest_calls=calls.get("RestGetOperation", 0),
         store=StoreCounts(**reply["store"]),
         rss_mib=reply["peak_rss_kib"] / 1024,
     )
