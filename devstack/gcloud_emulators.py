@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -106,11 +107,33 @@ def require_tools() -> None:
 
 
 def free_port() -> int:
-    """A TCP port that was free a moment ago on the loopback interface."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback TCP port that was free a moment ago, below the kernel's ephemeral range.
+
+    The port is bound later by another process (an emulator, a function). A port from the
+    ephemeral range can meanwhile become the local end of any outgoing connection (a test's
+    gRPC client, say), and then that process fails with "Address already in use"; ports below
+    the range are only ever taken by an explicit bind.
+    """
+    below = ephemeral_ports_start()
+    for port in random.sample(range(_LOWEST_PORT, below), min(200, below - _LOWEST_PORT)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port between {_LOWEST_PORT} and {below}")
+
+
+_LOWEST_PORT = 10000
+
+
+def ephemeral_ports_start() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux's default: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _start(name: str, args: Sequence[str], host_port: str, workdir: Path) -> Emulator:
