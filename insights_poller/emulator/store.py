@@ -201,7 +201,9 @@ class OperationStore:
     Operations are listed in creation order (the order ``create`` was called in).
 
     Like the real service (which answers ``projects/389908145857/...`` when called with the
-    project ID), operations are stored and answered with the project *number*: requests may
+    project ID: seen on the conversations of Insights' public quickstart; the docs say nothing
+    of operation names, so the emulator takes the less convenient spelling for them too),
+    operations are stored and answered with the project *number*: requests may
     name the project by ID or by number and reach the same operations. ``project_numbers``
     maps project IDs to numbers; any other ID gets ``derive_project_number(id)``. A number
     no ID maps to is simply a project of its own.
