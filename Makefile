@@ -74,7 +74,7 @@ bench: prerequisites
 
 ## emulator: the Insights emulator alone, seeded with the demo operations
 emulator: $(INSTALLED)
-	$(BIN)/python -m insights_poller.emulator --seed demo --project-number 389908145857
+	$(BIN)/python -m insights_emulator --seed demo --project-number 389908145857
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(TERRAFORM_VENV) .mypy_cache .pytest_cache .ruff_cache

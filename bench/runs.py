@@ -30,7 +30,7 @@ from bench.stack import (
     seed_operations,
     start_insights,
 )
-from insights_poller.emulator import InsightsEmulator
+from insights_emulator import InsightsEmulator
 from insights_poller.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from google.cloud import pubsub_v1
 
 from devstack import gcloud_emulators
-from insights_poller.emulator import KIND_NAMES, Fault, InsightsEmulator
+from insights_emulator import KIND_NAMES, Fault, InsightsEmulator
 
 PROJECT = "bench-project"
 LOCATION = "us-central1"

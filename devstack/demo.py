@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator_log = workdir / "insights-emulator.log"
         stack.enter_context(
             _process(
-                [sys.executable, "-m", "insights_poller.emulator", "--seed", "demo",
+                [sys.executable, "-m", "insights_emulator", "--seed", "demo",
                  "--project", PROJECT, "--project-number", PROJECT_NUMBER,
                  "--location", LOCATION, "--locations", LOCATION,
                  "--port", str(insights_port), "--admin-port", str(admin_port),

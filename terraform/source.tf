@@ -4,19 +4,15 @@
 locals {
   repository_root = "${path.module}/.."
 
-  # What is deployed, relative to the repository root. Everything else (tests/, devstack/,
-  # virtualenvs, caches) stays out. The Insights emulator is part of the package but never
-  # imported at run time; tests/test_terraform.py proves both, from main.py's imports.
-  source_root_files        = ["main.py", "requirements.txt"]
-  source_package_globs     = ["insights_poller/**/*.py"]
-  source_excluded_prefixes = ["insights_poller/emulator/"]
+  # What is deployed, relative to the repository root: main.py, requirements.txt and the poller
+  # package. Everything else (the Insights emulator, tests/, devstack/, virtualenvs, caches)
+  # lives outside the package and stays out.
+  source_root_files    = ["main.py", "requirements.txt"]
+  source_package_globs = ["insights_poller/**/*.py"]
 
   source_files = sort(concat(
     local.source_root_files,
-    [
-      for path in flatten([for glob in local.source_package_globs : tolist(fileset(local.repository_root, glob))]) :
-      path if !anytrue([for prefix in local.source_excluded_prefixes : startswith(path, prefix)])
-    ],
+    flatten([for glob in local.source_package_globs : tolist(fileset(local.repository_root, glob))]),
   ))
 }
 

@@ -11,7 +11,7 @@ import pytest
 from stack import LOCATION, PROJECT, EventSink, FunctionProcess, Launch
 
 from devstack import gcloud_emulators
-from insights_poller.emulator import InsightsEmulator
+from insights_emulator import InsightsEmulator
 
 
 def _start_or_fail(start: Callable[[], gcloud_emulators.Emulator]) -> gcloud_emulators.Emulator:

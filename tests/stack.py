@@ -172,7 +172,7 @@ class EmulatorProcess:
 
     def __init__(self, locations: str, project_number: str) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "insights_poller.emulator", "--port", "0", "--admin-port", "0",
+            [sys.executable, "-m", "insights_emulator", "--port", "0", "--admin-port", "0",
              "--rest-port", "0", "--locations", locations, "--project", PROJECT,
              "--project-number", project_number],
             cwd=REPO,

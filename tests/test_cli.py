@@ -20,7 +20,7 @@ import pytest
 from google.rpc import code_pb2
 from stack import LOCATION, PROJECT, REPO, EventSink, event_data
 
-from insights_poller.emulator import Fault, InsightsEmulator
+from insights_emulator import Fault, InsightsEmulator
 
 integration = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from http_json import http_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from insights_poller.emulator import (
+from insights_emulator import (
     CANCELLED_MESSAGE,
     DEFAULT_ERROR_CODE,
     KIND_NAMES,
@@ -624,7 +624,7 @@ def test_command_line_serves_demo_data_and_stops_on_sigterm() -> None:
     python_path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(python_path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "insights_poller.emulator", "--port", "0", "--admin-port", "0",
+        [sys.executable, "-m", "insights_emulator", "--port", "0", "--admin-port", "0",
          "--rest-port", "0", "--locations", "l,europe-west1", "--seed", "demo",
          "--project", "p", "--project-number", "123456789012", "--location", "l",
          "--max-page-size", "4"],

@@ -20,7 +20,7 @@ from google.cloud import contact_center_insights_v1 as ccai
 from google.protobuf import descriptor_pool, json_format
 from google.rpc import status_pb2
 
-from insights_poller.emulator import (
+from insights_emulator import (
     DISCOVERY_METHOD_KINDS,
     KIND_NAMES,
     KINDS,

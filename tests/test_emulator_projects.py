@@ -13,7 +13,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 from http_json import http_json
 
-from insights_poller.emulator import (
+from insights_emulator import (
     InsightsEmulator,
     ManualClock,
     OperationStore,

@@ -28,7 +28,7 @@ from google.cloud.contact_center_insights_v1.services.contact_center_insights.tr
 )
 from google.longrunning import operations_pb2, operations_pb2_grpc
 
-from insights_poller.emulator import InsightsEmulator, ManualClock
+from insights_emulator import InsightsEmulator, ManualClock
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -178,7 +178,7 @@ class _Process:
     def __init__(self, *arguments: str) -> None:
         python_path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "insights_poller.emulator", "--port", "0",
+            [sys.executable, "-m", "insights_emulator", "--port", "0",
              "--admin-port", "0", "--rest-port", "0", *arguments],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(python_path)},
@@ -250,7 +250,7 @@ def test_one_process_per_location() -> None:
 def test_command_line_rejects_a_bad_locations_list() -> None:
     python_path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     result = subprocess.run(
-        [sys.executable, "-m", "insights_poller.emulator", "--locations", "us-central1,,eu"],
+        [sys.executable, "-m", "insights_emulator", "--locations", "us-central1,,eu"],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(python_path)},
         capture_output=True,

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
-from insights_poller.emulator import (
+from insights_emulator import (
     KIND_NAMES,
     KINDS,
     NEWER_KIND_NAMES,

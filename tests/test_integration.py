@@ -14,7 +14,7 @@ import pytest
 from google.rpc import code_pb2, status_pb2
 from stack import LOCATION, PROJECT, EventSink, Launch, event_data
 
-from insights_poller.emulator import InsightsEmulator
+from insights_emulator import InsightsEmulator
 from insights_poller.state.sqlite import SqliteStateStore
 
 pytestmark = pytest.mark.integration

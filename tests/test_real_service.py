@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from stack import LOCATION, PROJECT, REPO, EmulatorProcess, EventSink, Launch, event_data
 
+from insights_emulator import Fault, InsightsEmulator
 from insights_poller import events
-from insights_poller.emulator import Fault, InsightsEmulator
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from crashing_poll import MARKER
 from stack import LOCATION, PROJECT, REPO, EventSink, Launch, event_data
 
 from devstack import gcloud_emulators
-from insights_poller.emulator import Fault, InsightsEmulator
+from insights_emulator import Fault, InsightsEmulator
 
 pytestmark = pytest.mark.integration
 

@@ -33,7 +33,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 from stack import LOCATION, PROJECT, REPO, EventSink, FunctionProcess
 
-from insights_poller.emulator import InsightsEmulator, Outcome
+from insights_emulator import InsightsEmulator, Outcome
 from insights_poller.events import Event, build_event
 
 pytestmark = pytest.mark.integration

@@ -534,106 +534,28 @@ def test_the_locations_validation_is_the_codes_location_pattern() -> None:
 
 
 def deployed_files() -> set[str]:
-    """What local.source_files evaluates to: the root files, the package globs, less exclusions."""
+    """What local.source_files evaluates to: the root files and the package globs."""
     locals_ = config().locals
     assert locals_["source_files"] == (
-        "${sort(concat(local.source_root_files, [for path in flatten([for glob in "
-        "local.source_package_globs : tolist(fileset(local.repository_root, glob))]) : path if "
-        "!anytrue([for prefix in local.source_excluded_prefixes : startswith(path, prefix)])]))}"
+        "${sort(concat(local.source_root_files, flatten([for glob in "
+        "local.source_package_globs : tolist(fileset(local.repository_root, glob))])))}"
     )
     assert locals_["repository_root"] == "${path.module}/.."
     files = set(locals_["source_root_files"])
     for pattern in locals_["source_package_globs"]:
-        for path in ROOT.glob(pattern):
-            relative = path.relative_to(ROOT).as_posix()
-            if path.is_file() and not relative.startswith(
-                tuple(locals_["source_excluded_prefixes"])
-            ):
-                files.add(relative)
+        files.update(
+            path.relative_to(ROOT).as_posix() for path in ROOT.glob(pattern) if path.is_file()
+        )
     return files
 
 
-def module_file(module: str) -> Path | None:
-    """The project file defining ``module``, or None when it is not part of the project."""
-    base = ROOT.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_modules(path: Path, module: str) -> set[str]:
-    """Modules ``path`` may import at run time (function-level imports included; not the ones
-    only a type checker sees), as absolute dotted names."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and ast.unparse(node.test) in {
-            "TYPE_CHECKING",
-            "typing.TYPE_CHECKING",
-        }:
-            for statement in node.orelse:
-                visit(statement)
-            return
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                origin = f"{base}.{node.module}" if node.module else base
-            else:
-                assert node.module is not None
-                origin = node.module
-            found.add(origin)
-            # `from package import module` imports a submodule.
-            found.update(f"{origin}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return found
-
-
-def runtime_closure() -> set[str]:
-    """Every project file main.py needs at run time, following project imports transitively."""
-    needed: set[str] = set()
-    pending = [("main", ROOT / "main.py")]
-    while pending:
-        module, path = pending.pop()
-        relative = path.relative_to(ROOT).as_posix()
-        if relative in needed:
-            continue
-        needed.add(relative)
-        for name in imported_modules(path, module):
-            parts = name.split(".")
-            # Importing a.b.c runs a/__init__.py and a/b/__init__.py too.
-            for depth in range(1, len(parts) + 1):
-                prefix = ".".join(parts[:depth])
-                found = module_file(prefix)
-                if found is not None:
-                    pending.append((prefix, found))
-    return needed
-
-
-def test_the_archive_holds_every_module_main_imports_and_nothing_else_of_the_repo() -> None:
+def test_the_archive_holds_the_poller_package_and_nothing_else_of_the_repo() -> None:
+    """The poller imports nothing outside its package (tests/unit/test_architecture.py), so
+    the package, main.py and requirements.txt are the whole function."""
     files = deployed_files()
-    needed = runtime_closure()
-    assert "insights_poller/app.py" in needed and "insights_poller/state/firestore.py" in needed
-    missing = needed - files
-    assert not missing, f"the archive lacks modules the function imports: {sorted(missing)}"
-    assert "requirements.txt" in files, "the archive must carry requirements.txt"
-    for path in files:
-        assert (ROOT / path).is_file(), f"{path} is listed but does not exist"
-        assert not path.startswith(("tests/", "devstack/", ".venv", "terraform/")), path
-
-
-def test_the_emulator_is_left_out_and_nothing_deployed_imports_it() -> None:
-    files = deployed_files()
-    assert not [path for path in files if path.startswith("insights_poller/emulator/")]
-    assert not [path for path in runtime_closure() if "/emulator/" in path]
+    package = {path.relative_to(ROOT).as_posix() for path in ROOT.glob("insights_poller/**/*.py")}
+    assert files == {"main.py", "requirements.txt"} | package
+    assert "insights_poller/state/firestore.py" in files
 
 
 def test_the_archive_is_built_from_the_allow_list_and_its_hash_names_the_object() -> None:

@@ -16,11 +16,11 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import empty_pb2
 
-from insights_poller.emulator.admin import AdminServer
-from insights_poller.emulator.faults import FaultInjector
-from insights_poller.emulator.regions import LocationGate
-from insights_poller.emulator.rest import RestServer
-from insights_poller.emulator.store import (
+from insights_emulator.admin import AdminServer
+from insights_emulator.faults import FaultInjector
+from insights_emulator.regions import LocationGate
+from insights_emulator.rest import RestServer
+from insights_emulator.store import (
     DEFAULT_MAX_PAGE_SIZE,
     OperationNotFoundError,
     OperationStore,

@@ -24,7 +24,7 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
-from insights_poller.emulator.kinds import PASSTHROUGH_KIND, Kind, OperationContext, get_kind
+from insights_emulator.kinds import PASSTHROUGH_KIND, Kind, OperationContext, get_kind
 
 Outcome = Literal["succeed", "fail", "cancel"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)

@@ -16,7 +16,7 @@ where Google's documents are silent it does the less convenient thing. Sources:
 
 Run it as a process::
 
-    python -m insights_poller.emulator --port 8089 --admin-port 8090 --rest-port 8091 \\
+    python -m insights_emulator --port 8089 --admin-port 8090 --rest-port 8091 \\
         --locations us-central1 --seed demo --project demo-project --project-number 389908145857
 
 It prints ``Insights emulator listening on 127.0.0.1:8089 (admin http://127.0.0.1:8090,
@@ -129,9 +129,9 @@ the clock; nothing runs in the background. ListOperations pages in creation orde
 the filters ``done=true`` and ``done=false``, and rejects other filters.
 """
 
-from insights_poller.emulator.demo import seed_demo
-from insights_poller.emulator.faults import ANY_METHOD, METHODS, Fault, FaultInjector
-from insights_poller.emulator.kinds import (
+from insights_emulator.demo import seed_demo
+from insights_emulator.faults import ANY_METHOD, METHODS, Fault, FaultInjector
+from insights_emulator.kinds import (
     DISCOVERY_METHOD_KINDS,
     KIND_NAMES,
     KINDS,
@@ -141,11 +141,11 @@ from insights_poller.emulator.kinds import (
     PASSTHROUGH_RESPONSE_TYPE_URL,
     Kind,
 )
-from insights_poller.emulator.protos import NEWER_FIELDS
-from insights_poller.emulator.regions import DEFAULT_LOCATIONS
-from insights_poller.emulator.rest import HTTP_STATUS, REST_METHOD, operation_json
-from insights_poller.emulator.server import InsightsEmulator
-from insights_poller.emulator.store import (
+from insights_emulator.protos import NEWER_FIELDS
+from insights_emulator.regions import DEFAULT_LOCATIONS
+from insights_emulator.rest import HTTP_STATUS, REST_METHOD, operation_json
+from insights_emulator.server import InsightsEmulator
+from insights_emulator.store import (
     CANCELLED_MESSAGE,
     DEFAULT_ERROR_CODE,
     DEFAULT_ERROR_MESSAGE,

@@ -21,11 +21,11 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, json_format, message
 from google.rpc import code_pb2, status_pb2
 
-from insights_poller.emulator import protos
-from insights_poller.emulator.faults import ANY_METHOD, Fault, FaultInjector
-from insights_poller.emulator.kinds import KINDS
-from insights_poller.emulator.serving import BackgroundHTTPServer
-from insights_poller.emulator.store import (
+from insights_emulator import protos
+from insights_emulator.faults import ANY_METHOD, Fault, FaultInjector
+from insights_emulator.kinds import KINDS
+from insights_emulator.serving import BackgroundHTTPServer
+from insights_emulator.store import (
     OUTCOMES,
     OperationDoneError,
     OperationNotFoundError,

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from insights_poller.emulator.demo import seed_demo
-from insights_poller.emulator.regions import DEFAULT_LOCATIONS, LocationGate
-from insights_poller.emulator.server import InsightsEmulator
-from insights_poller.emulator.store import DEFAULT_MAX_PAGE_SIZE, is_project_number
+from insights_emulator.demo import seed_demo
+from insights_emulator.regions import DEFAULT_LOCATIONS, LocationGate
+from insights_emulator.server import InsightsEmulator
+from insights_emulator.store import DEFAULT_MAX_PAGE_SIZE, is_project_number
 
 
 def _page_size(text: str) -> int:
@@ -43,7 +43,7 @@ def _project_number(text: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m insights_poller.emulator",
+        prog="python -m insights_emulator",
         description="Emulate the Contact Center AI Insights long-running operations API.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from google.rpc import code_pb2, status_pb2
 
-from insights_poller.emulator.store import OperationStore
+from insights_emulator.store import OperationStore
 
 
 def seed_demo(store: OperationStore, project: str, location: str) -> list[str]:

@@ -28,11 +28,11 @@ import grpc
 from google.longrunning import operations_pb2
 from google.protobuf import json_format, message
 
-from insights_poller.emulator import protos
-from insights_poller.emulator.faults import FaultInjector
-from insights_poller.emulator.regions import LocationGate
-from insights_poller.emulator.serving import BackgroundHTTPServer
-from insights_poller.emulator.store import OperationNotFoundError
+from insights_emulator import protos
+from insights_emulator.faults import FaultInjector
+from insights_emulator.regions import LocationGate
+from insights_emulator.serving import BackgroundHTTPServer
+from insights_emulator.store import OperationNotFoundError
 
 REST_METHOD = "RestGetOperation"
 """The fault and counter key of ``GET /v1/{name}``."""

@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
-from insights_poller.emulator import protos
+from insights_emulator import protos
 
 PASSTHROUGH_KIND = "Passthrough"
 """A test kind with arbitrary bytes: type URLs that are no real type, so nothing can unpack them.

@@ -14,10 +14,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from insights_poller.names import regional_endpoint
-
 DEFAULT_LOCATIONS: tuple[str, ...] = ("us-central1",)
 """What the global endpoint serves, and so what the command line serves by default."""
+
+GLOBAL_ENDPOINT = "contactcenterinsights.googleapis.com"
+
+
+def regional_endpoint(location: str) -> str:
+    """The host that serves ``location`` (Insights docs, "Regionalization": the global host
+    serves us-central1 only, every other location its own ``{location}-`` host). Written here
+    again, not imported from the poller, so the emulator never shares the poller's code."""
+    return GLOBAL_ENDPOINT if location == "us-central1" else f"{location}-{GLOBAL_ENDPOINT}"
+
 
 _LOCATION_IN_NAME = re.compile(r"projects/[^/]+/locations/([^/]+)(?:/.*)?")
 _LOCATION_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
