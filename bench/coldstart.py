@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -19,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from devstack.stack import REPO, process_env
+
 CLIENT_MODULES = (
     "google.cloud.firestore",
     "google.cloud.pubsub_v1",
@@ -48,15 +48,11 @@ class ColdStart:
     """connect() calls to an IP address during the import; None when strace is missing."""
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
-
-
 def _python(code: str) -> str:
     completed = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO,
-        env=_env(),
+        env=process_env({}),
         check=True,
         capture_output=True,
         text=True,
@@ -74,7 +70,7 @@ def _network_connects() -> int | None:
             [strace, "-f", "-qq", "-e", "trace=connect", "-o", str(trace)]
             + [sys.executable, "-c", "import main"],
             cwd=REPO,
-            env=_env(),
+            env=process_env({}),
             check=True,
             capture_output=True,
         )

@@ -9,13 +9,14 @@ record it had to read to decide).
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
-from insights_poller.state.base import NewOperation, Publication, StateStore, TrackedOperation
+from insights_poller.model import NewOperation, Outcome, TrackedOperation
+from insights_poller.ports import StateStore
 
 _T = TypeVar("_T")
 
@@ -58,7 +59,7 @@ class CountingStore:
             self._counts.write_calls += 1 if writes else 0
         return result
 
-    def watch_start(self, now: datetime.datetime) -> datetime.datetime:
+    def watch_start(self, now: datetime) -> datetime:
         return self._timed(lambda: self._inner.watch_start(now), lambda _: 1, lambda _: 0)
 
     def listing_cursor(self, location: str) -> str:
@@ -80,18 +81,10 @@ class CountingStore:
     def all_records(self) -> list[TrackedOperation]:
         return self._timed(self._inner.all_records, len, lambda _: 0)
 
-    def track(
-        self,
-        operations: Sequence[NewOperation],
-        now: datetime.datetime,
-        *,
-        history: bool = False,
-        reopen_history: bool = False,
-    ) -> int:
+    def track(self, operations: Sequence[NewOperation], now: datetime, **flags: bool) -> int:
+        """``flags`` (history, reopen_history) pass through: their defaults stay the store's."""
         return self._timed(
-            lambda: self._inner.track(
-                operations, now, history=history, reopen_history=reopen_history
-            ),
+            lambda: self._inner.track(operations, now, **flags),
             lambda _: 0,
             lambda _: len(operations),
         )
@@ -99,18 +92,14 @@ class CountingStore:
     def baselined_locations(self) -> frozenset[str]:
         return self._timed(self._inner.baselined_locations, lambda _: 1, lambda _: 0)
 
-    def mark_baselined(self, location: str, now: datetime.datetime) -> None:
+    def mark_baselined(self, location: str, now: datetime) -> None:
         self._timed(lambda: self._inner.mark_baselined(location, now), lambda _: 0, lambda _: 1)
 
-    def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
+    def mark_checked(self, names: Sequence[str], now: datetime) -> None:
         self._timed(lambda: self._inner.mark_checked(names, now), lambda _: 0, lambda _: len(names))
 
     def claim(
-        self,
-        operations: Sequence[NewOperation],
-        owner: str,
-        now: datetime.datetime,
-        lease_until: datetime.datetime,
+        self, operations: Sequence[NewOperation], owner: str, now: datetime, lease_until: datetime
     ) -> dict[str, TrackedOperation]:
         return self._timed(
             lambda: self._inner.claim(operations, owner, now, lease_until),
@@ -118,11 +107,11 @@ class CountingStore:
             len,
         )
 
-    def mark_published(self, publications: Sequence[Publication]) -> None:
+    def mark_settled(self, outcomes: Sequence[Outcome]) -> None:
         self._timed(
-            lambda: self._inner.mark_published(publications),
+            lambda: self._inner.mark_settled(outcomes),
             lambda _: 0,
-            lambda _: len(publications),
+            lambda _: len(outcomes),
         )
 
     def release(self, names: Sequence[str], owner: str) -> None:

@@ -7,40 +7,37 @@ finishes the operations between polls, and checks what a subscriber received.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any
 
 from bench.counting import StoreCounts
 from bench.naive import NaiveOutcome
 from bench.stack import (
-    LOCATION,
     PROJECT,
     Delivery,
     Services,
-    Sink,
     finish_operations,
     seed_operations,
     start_insights,
 )
+from devstack.stack import REPO, EventSink, function_env, process_env
 from insights_emulator import InsightsEmulator
-from insights_poller.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES
 
-REPO = Path(__file__).resolve().parent.parent
 MAX_POLLS = 10
 """Polls a phase may take before the run is declared broken."""
 _LOG_TAIL_CHARS = 3000
 
 
 class Worker:
-    """A ``bench.worker`` process and its command channel."""
+    """A ``bench.worker`` process, configured by ``env`` as the function would be, and its
+    command channel."""
 
     def __init__(self, mode: str, env: Mapping[str, str], log_path: Path) -> None:
         self.log_path = log_path
@@ -48,7 +45,7 @@ class Worker:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "bench.worker", mode, str(log_path)],
                 cwd=REPO,
-                env=dict(env),
+                env=process_env(env),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -82,40 +79,52 @@ class Worker:
             self._process.wait()
         self._pipes()[1].close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """The pieces of one run: ``names`` are the operations seeded on ``insights``."""
+
+    insights: InsightsEmulator
+    sink: EventSink
+    names: list[str]
+    worker: Worker
 
 
-def function_env(
+@contextlib.contextmanager
+def _fresh_run(
     services: Services,
-    insights: InsightsEmulator,
-    topic: str,
+    mode: str,
+    size: int,
+    latency_seconds: float,
+    workdir: Path,
     overrides: Mapping[str, str],
-) -> dict[str, str]:
-    """The function's environment: this one without any poller setting, plus the run's."""
-    settings_variables = set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
-    inherited = {k: v for k, v in os.environ.items() if k not in settings_variables}
-    assert insights.address is not None and insights.rest_address is not None
-    return {
-        **inherited,
-        **services.env(),
-        "PYTHONPATH": str(REPO),
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "INSIGHTS_LOCATIONS": LOCATION,
-        "RESULTS_TOPIC": topic,
-        "STATE_URL": f"firestore:///bench-{uuid.uuid4().hex[:12]}",
-        "INSIGHTS_EMULATOR_HOST": insights.address,
-        "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address,
-        **overrides,
-    }
+) -> Iterator[_Run]:
+    """A worker in ``mode`` on pieces of its own: an Insights emulator with ``size`` running
+    operations, a topic with its subscription, and a Firestore collection.
+
+    Why fresh pieces: no run sees another's operations, events or state; and the Firestore
+    emulator is emptied after each run, so its size never grows with the number of runs.
+    """
+    insights = start_insights(latency_seconds)
+    sink = EventSink(PROJECT, f"bench-{uuid.uuid4().hex[:12]}")
+    try:
+        names = seed_operations(insights, size)
+        state_url = f"firestore:///bench-{uuid.uuid4().hex[:12]}"
+        env = function_env(
+            insights, sink.topic, state_url, project=PROJECT, **services.env(), **overrides
+        )
+        log = workdir / f"{mode}-{size}-{uuid.uuid4().hex[:8]}.log"
+        with contextlib.closing(Worker(mode, env, log)) as worker:
+            yield _Run(insights, sink, names, worker)
+    finally:
+        sink.close()
+        insights.stop()
+        services.clear_firestore()
+
+
+def _delivery(run: _Run, finished: Mapping[str, str], expected: int) -> Delivery:
+    """What the run's subscriber received: every message, once the topic stayed quiet."""
+    return Delivery.of(run.sink.drain(quiet_pulls=3), finished, expected)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,21 +211,15 @@ def run_project(
     overrides: Mapping[str, str] | None = None,
 ) -> ProjectRun:
     """The real ``Poller`` in a worker process, configured only through its environment."""
-    insights = start_insights(latency_seconds)
-    sink = Sink()
-    try:
-        names = seed_operations(insights, size)
-        env = function_env(services, insights, sink.topic, overrides or {})
-        log = workdir / f"project-{size}-{uuid.uuid4().hex[:8]}.log"
-        with Worker("project", env, log) as worker:
-            track = _polls_until(
-                worker, insights, lambda polls: sum(p.newly_tracked for p in polls) >= size
-            )
-            quiet = _poll(worker, insights)
-            finished = finish_operations(insights, names)
-            settle = _polls_until(
-                worker, insights, lambda polls: sum(p.published for p in polls) >= size
-            )
+    with _fresh_run(services, "project", size, latency_seconds, workdir, overrides or {}) as run:
+        track = _polls_until(
+            run.worker, run.insights, lambda polls: sum(p.newly_tracked for p in polls) >= size
+        )
+        quiet = _poll(run.worker, run.insights)
+        finished = finish_operations(run.insights, run.names)
+        settle = _polls_until(
+            run.worker, run.insights, lambda polls: sum(p.published for p in polls) >= size
+        )
         return ProjectRun(
             size=size,
             latency_seconds=latency_seconds,
@@ -224,12 +227,8 @@ def run_project(
             track=track,
             quiet=quiet,
             settle=settle,
-            delivery=sink.check(finished, size),
+            delivery=_delivery(run, finished, size),
         )
-    finally:
-        sink.close()
-        insights.stop()
-        services.clear_firestore()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,18 +262,12 @@ def run_naive(
     stop_after: float | None,
 ) -> NaiveRun:
     """The naive loop in a worker process of its own, on the same kind of stack."""
-    insights = start_insights(latency_seconds)
-    sink = Sink()
-    try:
-        names = seed_operations(insights, size)
-        env = function_env(services, insights, sink.topic, {})
-        log = workdir / f"naive-{size}-{uuid.uuid4().hex[:8]}.log"
-        with Worker("naive", env, log) as worker:
-            worker.call({"op": "track", "names": names})
-            finished = finish_operations(insights, names)
-            insights.faults.reset_stats()
-            reply = worker.call({"op": "poll", "stop_after": stop_after})
-            calls = insights.faults.calls()
+    with _fresh_run(services, "naive", size, latency_seconds, workdir, {}) as run:
+        run.worker.call({"op": "track", "names": run.names})
+        finished = finish_operations(run.insights, run.names)
+        run.insights.faults.reset_stats()
+        reply = run.worker.call({"op": "poll", "stop_after": stop_after})
+        calls = run.insights.faults.calls()
         outcome = NaiveOutcome(
             **{field.name: reply[field.name] for field in dataclasses.fields(NaiveOutcome)}
         )
@@ -284,9 +277,5 @@ def run_naive(
             outcome=outcome,
             get_calls=calls["GetOperation"],
             rss_mib=reply["peak_rss_kib"] / 1024,
-            delivery=sink.check(finished, outcome.published),
+            delivery=_delivery(run, finished, outcome.published),
         )
-    finally:
-        sink.close()
-        insights.stop()
-        services.clear_firestore()

@@ -1,27 +1,21 @@
-"""The services the benchmark runs against, and the fresh pieces each run gets on them.
-
-Why fresh pieces: every run has its own Insights emulator, topic, subscription and Firestore
-collection, so no run sees another's operations, events or state, and the Firestore emulator
-is emptied between runs so its size never grows with the number of runs.
-"""
+"""The services the benchmark runs against, the operations each run polls on its own Insights
+emulator, and what its subscriber must have received (the rest is ``devstack.stack``)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
 from google.cloud import pubsub_v1
 
 from devstack import gcloud_emulators
+from devstack.stack import LOCATION
 from insights_emulator import KIND_NAMES, Fault, InsightsEmulator
 
 PROJECT = "bench-project"
-LOCATION = "us-central1"
 PAGE_SIZE = 100
 """The Insights emulator's page cap, as the benchmark's conditions set it."""
 FAILING_EVERY = 10
@@ -104,59 +98,17 @@ class Delivery:
     unexpected: int
     wrong_state: int
 
-    @property
-    def exactly_once(self) -> bool:
-        """Every expected event arrived, once, with the right state, and nothing else."""
-        return (
-            self.messages == self.distinct == self.expected
-            and self.unexpected == 0
-            and self.wrong_state == 0
-        )
-
-
-class Sink:
-    """A fresh topic with one subscription, through this process's PUBSUB_EMULATOR_HOST."""
-
-    def __init__(self) -> None:
-        self._publisher = pubsub_v1.PublisherClient()
-        self._subscriber = pubsub_v1.SubscriberClient()
-        suffix = uuid.uuid4().hex[:12]
-        self.topic = self._publisher.topic_path(PROJECT, f"bench-{suffix}")
-        self._subscription = self._subscriber.subscription_path(PROJECT, f"bench-{suffix}")
-        self._publisher.create_topic(name=self.topic, timeout=30)
-        self._subscriber.create_subscription(
-            name=self._subscription, topic=self.topic, ack_deadline_seconds=600, timeout=30
-        )
-
-    def drain(self, quiet_pulls: int = 3) -> list[pubsub_v1.types.PubsubMessage]:
-        """Every message available (acknowledged), pulling until the topic stays quiet."""
-        messages: list[pubsub_v1.types.PubsubMessage] = []
-        quiet = 0
-        while quiet < quiet_pulls:
-            response = self._subscriber.pull(
-                subscription=self._subscription,
-                max_messages=1000,
-                return_immediately=True,
-                timeout=60,
-            )
-            if not response.received_messages:
-                quiet += 1
-                time.sleep(0.2)
-                continue
-            quiet = 0
-            messages.extend(received.message for received in response.received_messages)
-            self._subscriber.acknowledge(
-                subscription=self._subscription,
-                ack_ids=[received.ack_id for received in response.received_messages],
-                timeout=60,
-            )
-        return messages
-
-    def check(self, finished: Mapping[str, str], expected: int) -> Delivery:
-        """Drain and compare: ``expected`` events, each of an operation in ``finished``."""
-        messages = self.drain()
+    @classmethod
+    def of(
+        cls,
+        messages: Sequence[pubsub_v1.types.PubsubMessage],
+        finished: Mapping[str, str],
+        expected: int,
+    ) -> Delivery:
+        """``messages`` against ``expected`` events, each of an operation in ``finished``
+        reported with the state it maps to."""
         operations = Counter(message.attributes["operation"] for message in messages)
-        return Delivery(
+        return cls(
             messages=len(messages),
             distinct=len(operations),
             expected=expected,
@@ -169,8 +121,11 @@ class Sink:
             ),
         )
 
-    def close(self) -> None:
-        self._subscriber.delete_subscription(subscription=self._subscription, timeout=30)
-        self._publisher.delete_topic(topic=self.topic, timeout=30)
-        self._subscriber.close()
-        self._publisher.stop()
+    @property
+    def exactly_once(self) -> bool:
+        """Every expected event arrived, once, with the right state, and nothing else."""
+        return (
+            self.messages == self.distinct == self.expected
+            and self.unexpected == 0
+            and self.wrong_state == 0
+        )

@@ -32,7 +32,7 @@ from typing import Any
 
 from bench.counting import CountingStore
 from bench.naive import NaiveLoop
-from insights_poller import app
+from insights_poller import app, triggers
 from insights_poller.settings import Settings
 from insights_poller.state import open_state_store
 
@@ -44,14 +44,14 @@ def project_handler() -> Handler:
     """Polls of one function instance: one ``Poller`` kept across polls, as a warm instance."""
     importlib.import_module("main")  # the function's module and framework, loaded as deployed
     settings = Settings.from_env(os.environ)
-    store = CountingStore(open_state_store(settings.state_url, project=settings.project))
+    store = CountingStore(open_state_store(settings.state, project=settings.project))
     poller = app.Poller(settings, store=store)
 
     def handle(command: Command) -> dict[str, Any]:
         if command["op"] != "poll":
             raise ValueError(f"unknown command {command!r}")
         started = time.perf_counter()
-        body, status = app.handle_http("POST", b"", None, lambda: poller)
+        body, status = triggers.handle_http("POST", b"", None, lambda: poller)
         seconds = time.perf_counter() - started
         return {
             "seconds": seconds,

@@ -1,4 +1,4 @@
-"""Start and stop the official Google Cloud emulators (Firestore, Pub/Sub) for the demo and tests.
+"""Start and stop the official Google Cloud emulators (Firestore, Pub/Sub) for the local stack.
 
 Each emulator runs under ``gcloud``, which spawns a Java server; both live in a
 process group of their own so stopping kills the whole group and no JVM is left

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import datetime
 import itertools
 import json
@@ -23,31 +22,28 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from insights_poller.model import (
+    NO_EVENT_BECAUSE,
+    OUTCOMES,
+    PENDING,
+    REPLAY_ATTRIBUTE,
+    SETTLED,
+    TrackedOperation,
+)
 from insights_poller.settings import ConfigurationError, Settings
-from insights_poller.state.base import TrackedOperation
 from insights_poller.timestamps import format_rfc3339, utc_now
 
 if TYPE_CHECKING:
-    from google.longrunning import operations_pb2
-
-    from insights_poller import core, events
+    from insights_poller import core
     from insights_poller.app import Poller
-    from insights_poller.ports import OperationsReader
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 PROG = "python -m insights_poller"
-STATES = ("PENDING", "SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "HISTORY", "SKIPPED")
-"""What ``status`` shows: PENDING until published, then the event's state (``events``), or
-``HISTORY`` (``track(..., history=True)``) / ``core.SKIPPED`` for a finished operation that
-got no event."""
-NO_EVENT_BECAUSE = {
-    "HISTORY": "it ended before the watch started",
-    "SKIPPED": "OPERATION_TYPES leaves its type out",
-}
-REPLAY_ATTRIBUTE = "replay"
+STATES = (PENDING, *OUTCOMES)
+"""What ``status`` shows: a record's outcome (``TrackedOperation.outcome``)."""
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -200,20 +196,19 @@ def _summary_lines(summary: core.PollSummary) -> list[str]:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
-    from insights_poller.app import open_configured_store
+    from insights_poller.app import Poller
 
-    store = open_configured_store(settings)
+    poller = Poller(settings)
     try:
-        records = store.all_records()
+        records = poller.all_records()
     finally:
-        store.close()
+        poller.close()
     states = set(args.state or STATES)
     types = {kind.lower() for kind in args.type} if args.type else None
     shown = [
         record
         for record in records
-        if _shown_state(record) in states
-        and (types is None or record.operation_type.lower() in types)
+        if record.outcome in states and (types is None or record.operation_type.lower() in types)
     ]
     if args.json:
         print(json.dumps([_record_json(record) for record in shown]))
@@ -225,13 +220,6 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _shown_state(record: TrackedOperation) -> str:
-    """PENDING until published, then the state its event carried (or HISTORY)."""
-    if record.status == "PENDING" or record.state is None:
-        return "PENDING"
-    return record.state
-
-
 def _status_table(records: Sequence[TrackedOperation], now: datetime.datetime) -> list[str]:
     """Aligned columns; age counts from the operation's creation, else from first seen."""
     rows = [("OPERATION", "TYPE", "STATE", "AGE", "LAST CHECKED", "PUBLISHED AT")]
@@ -241,7 +229,7 @@ def _status_table(records: Sequence[TrackedOperation], now: datetime.datetime) -
             (
                 record.name,
                 record.operation_type,
-                _shown_state(record),
+                record.outcome,
                 _duration(now - (record.create_time or record.first_seen)),
                 "-" if checked is None else f"{_duration(now - checked)} ago",
                 _moment(record.published_at) or "-",
@@ -257,7 +245,7 @@ def _record_json(record: TrackedOperation) -> dict[str, Any]:
     return {
         "operation": record.name,
         "operationType": record.operation_type,
-        "state": _shown_state(record),
+        "state": record.outcome,
         "location": record.location,
         "createTime": _moment(record.create_time),
         "firstSeen": _moment(record.first_seen),
@@ -299,7 +287,7 @@ def _watch(settings: Settings, args: argparse.Namespace) -> int:
         summary = poller.poll(requested=asked)
     # The poll may have learned the project number: name each operation as the API does.
     names = {name: poller.identity.canonical(name) for name in asked}
-    records = poller.collaborators().store.get_many(names.values())
+    records = poller.records(list(names.values()))
     all_tracked = True
     for name, canonical in names.items():
         outcome, tracked = _watch_outcome(name, canonical, summary, records.get(canonical))
@@ -327,8 +315,8 @@ def _watch_outcome(
         return "not found: Insights has no such operation", False
     if record is None:
         return "not checked: the poll's time budget ran out; run watch again", False
-    if record.status == "PUBLISHED":
-        state = _shown_state(record)
+    if record.status == SETTLED:
+        state = record.outcome
         if state in NO_EVENT_BECAUSE:
             return f"finished, recorded as {state}: no event, {NO_EVENT_BECAUSE[state]}", True
         return f"already finished, published earlier as {state}", True
@@ -343,64 +331,28 @@ def _watch_outcome(
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from insights_poller.app import Poller
     from insights_poller.ports import CallError
+    from insights_poller.replay import NothingToReplay, NotPublishedYet
 
     poller = Poller(settings)
     [asked] = _validated(poller, [args.operation])
-    reader, publisher, store = poller.collaborators()
-    with _progress("replaying"):
-        operation = reader.get_operation(asked, settings.insights_timeout_seconds)
-        name = asked if operation is None else operation.name  # the API's spelling is the key
-        record = store.get_many([name]).get(name)
-        event = _replay_event(name, record, operation, reader, settings.insights_timeout_seconds)
-        outcome = publisher.publish([event], settings.publish_timeout_seconds)
-    failure = outcome.get(name, CallError("UNKNOWN", "no publish outcome"))
-    if failure is not None:
+    try:
+        with _progress("replaying"):
+            event = poller.replay(asked)
+    except NotPublishedYet as error:
+        raise Refused(f"{error} (`{PROG} watch {error.name}` publishes it now)") from None
+    except NothingToReplay as error:
+        raise Refused(str(error)) from None
+    except CallError as failure:
         print(f"error: publish failed: {failure.code}: {failure.message}", file=sys.stderr)
         return EXIT_FAILED
     kind = event.attributes["operationType"]
-    print(f"replayed {event.state} {kind} {name} (ce-id {event.event_id})")
+    print(f"replayed {event.state} {kind} {event.operation} (ce-id {event.event_id})")
     return EXIT_OK
-
-
-def _replay_event(
-    name: str,
-    record: TrackedOperation | None,
-    operation: operations_pb2.Operation | None,
-    reader: OperationsReader,
-    timeout_seconds: float,
-) -> events.Event:
-    """The event as first published, marked as a replay; Refused when there is none to replay.
-
-    An EXPIRED event's reason is not stored: an operation the API still knows cannot have
-    expired as NOT_FOUND, so it was MAX_PENDING_AGE. (One that aged out and was deleted
-    since comes back as NOT_FOUND.)
-    """
-    from insights_poller import core, events
-
-    state = None if record is None else _shown_state(record)
-    detect_time = (record.detect_time if record else None) or utc_now()
-    if record is not None and state == events.EXPIRED:
-        reason = core.EXPIRED_NOT_FOUND if operation is None else core.EXPIRED_MAX_PENDING_AGE
-        event = events.build_expired_event(record, reason=reason, detect_time=detect_time)
-    elif operation is None:
-        raise Refused(f"unknown operation: Insights has no operation {name}")
-    elif not operation.done:
-        raise Refused(f"{name} is not finished: its event is published when it finishes")
-    elif state is not None and state in NO_EVENT_BECAUSE:
-        raise Refused(f"{name} was recorded as {state}: no event, {NO_EVENT_BECAUSE[state]}")
-    elif state is None or state == "PENDING":
-        raise Refused(
-            f"{name} has not been published yet, so there is no event to replay "
-            f"(`{PROG} watch {name}` publishes it now)"
-        )
-    else:
-        event = core.full_event(reader, operation, detect_time, timeout_seconds)
-    return dataclasses.replace(event, attributes={**event.attributes, REPLAY_ATTRIBUTE: "true"})
 
 
 def _validated(poller: Poller, names: list[str]) -> list[str]:
     """The names, checked as the function checks a request body's."""
-    from insights_poller.app import BadRequest
+    from insights_poller.requested import BadRequest
 
     try:
         return poller.validate_requested(names)

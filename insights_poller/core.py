@@ -13,38 +13,45 @@ first), so none starves.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from google.longrunning import operations_pb2
 
 from insights_poller import events, names, timestamps
-from insights_poller.names import operation_parts
-from insights_poller.ports import BudgetExhausted, CallError, EventPublisher, OperationsReader
-from insights_poller.state._common import HISTORY, by_name, new_record
-from insights_poller.state.base import (
-    IncompleteClaim,
+from insights_poller.model import (
+    EXPIRED,
+    EXPIRED_MAX_PENDING_AGE,
+    EXPIRED_NOT_FOUND,
+    HISTORY,
+    PENDING,
+    SETTLED,
+    SKIPPED,
+    Event,
     NewOperation,
-    Publication,
-    StateStore,
+    Outcome,
     TrackedOperation,
+)
+from insights_poller.names import operation_parts
+from insights_poller.ports import (
+    BudgetExhausted,
+    CallError,
+    EventPublisher,
+    IncompleteClaim,
+    OperationsReader,
+    StateStore,
 )
 
 Clock = Callable[[], datetime.datetime]
 
-SKIPPED = "SKIPPED"
-"""The recorded state of a finished operation whose type OPERATION_TYPES leaves out."""
 LISTING_SHARE = 0.5
 SETTLE_CHUNK = 500
 """Operations claimed, published and recorded together: bounds memory, and what a crash repeats."""
 MIN_PUBLISH_SECONDS = 1.0
 """A settle chunk starts only with at least this much of the budget left."""
-EXPIRED_NOT_FOUND = "NOT_FOUND"
-EXPIRED_MAX_PENDING_AGE = "MAX_PENDING_AGE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +64,7 @@ class PollOptions:
     publish_reserve: datetime.timedelta
     max_pending_age: datetime.timedelta
     operation_types: frozenset[str] | None = None
-    """Publish only these kinds; the others are recorded as SKIPPED. None publishes all."""
+    """Publish only these kinds; the others are settled as SKIPPED. None publishes all."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +96,7 @@ class PublishedEvent:
     event_id: str
 
     @classmethod
-    def of(cls, event: events.Event) -> PublishedEvent:
+    def of(cls, event: Event) -> PublishedEvent:
         return cls(event.operation, event.state, event.attributes["operationType"], event.event_id)
 
 
@@ -160,13 +167,85 @@ def poll(
     return _Poll(reader, store, publisher, options, clock, run_id, identity).run(requested)
 
 
+@dataclasses.dataclass(frozen=True)
+class Finished:
+    """A settlement: a done operation, whose event carries its result."""
+
+    operation: operations_pb2.Operation
+
+    @property
+    def name(self) -> str:
+        return str(self.operation.name)
+
+    def described(self) -> NewOperation:
+        return events.describe(self.operation)
+
+
+@dataclasses.dataclass(frozen=True)
+class Expiry:
+    """A settlement: a tracked operation given up on, whose event is EXPIRED with ``reason``."""
+
+    operation: NewOperation
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.operation.name
+
+    def described(self) -> NewOperation:
+        return self.operation
+
+
+Settlement = Finished | Expiry
+"""What a poll found to settle: claimed, published, then recorded SETTLED."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """One location's pages this poll, and whether they were all of them."""
+
+    location: str
+    pages: list[Sequence[operations_pb2.Operation]]
+    complete: bool
+
+
+@dataclasses.dataclass
+class Findings:
+    """What discovery or a check learned from the API, for the phases after it."""
+
+    finished: dict[str, operations_pb2.Operation] = dataclasses.field(default_factory=dict)
+    """Done operations to publish."""
+    gone: dict[str, Expiry] = dataclasses.field(default_factory=dict)
+    """Pending operations the API no longer knows: EXPIRED as NOT_FOUND."""
+    tracked: dict[str, NewOperation] = dataclasses.field(default_factory=dict)
+    """Operations newly tracked as pending."""
+    running: set[str] = dataclasses.field(default_factory=set)
+    """What the API showed not done (listed, or answered): only these may expire for age, never
+    one whose check failed or was not reached."""
+    not_found: list[str] = dataclasses.field(default_factory=list)
+    """Requested names the API does not know and no record holds."""
+
+    def __or__(self, later: Findings) -> Findings:
+        return Findings(
+            {**self.finished, **later.finished},
+            {**self.gone, **later.gone},
+            {**self.tracked, **later.tracked},
+            self.running | later.running,
+            [*self.not_found, *later.not_found],
+        )
+
+
 _NOT_REACHED = object()
 _LOSSY = object()
 """The REST read of a body failed: the event carries what gRPC gave, marked ``lossyBody``."""
 
 
 class _Poll:
-    """The state of one poll while it runs: what it found and what it did."""
+    """One poll while it runs: its collaborators, deadlines and the summary it reports.
+
+    Each phase returns what it found (``Listing``, ``Findings``, settlements, names settled)
+    and the next one takes it as an argument; the summary is only written, for the report.
+    """
 
     def __init__(
         self,
@@ -191,18 +270,6 @@ class _Poll:
         # Listing gets at most half the work time, so checks always get some too.
         self.listing_deadline = self.started + (self.work_deadline - self.started) * LISTING_SHARE
         self.summary = PollSummary(run_id=run_id, watch_start=self.started)
-        # Done operations to publish; tracked ones to expire, with the reason; the names
-        # newly tracked as pending.
-        self.done: dict[str, operations_pb2.Operation] = {}
-        self.expiring: dict[str, tuple[TrackedOperation, str]] = {}
-        self.tracked: dict[str, NewOperation] = {}
-        # Operations this poll published, recorded as SKIPPED, or left to another poll's claim.
-        self.settled: set[str] = set()
-        # Operations the API showed not done this poll (listed, or answered): only these may
-        # expire for age, never one whose check failed or was not reached.
-        self.seen_running: set[str] = set()
-        # Locations whose listing was cut short or failed this poll.
-        self.incomplete_locations: set[str] = set()
 
     def run(self, requested: Sequence[str]) -> PollSummary:
         stored_start = self.store.watch_start(self.started)  # the first poll stores its time
@@ -217,64 +284,78 @@ class _Poll:
 
         # The listings taught the project number: requested names now match the API's spelling.
         requested = list(dict.fromkeys(self.identity.canonical(name) for name in requested))
-        seen = self._discover(listings, pending, watch_start, baselined.result(), set(requested))
+        seen, discovered = self._discover(
+            listings, pending, watch_start, baselined.result(), set(requested)
+        )
         # Requested names first (someone asked), then pending ones least recently checked first.
         to_check = [n for n in dict.fromkeys([*requested, *pending]) if n not in seen]
-        self._check(to_check, pending)
-        self._expire_stuck(pending)
-        self._publish()
-        self._keep_requested(requested, pending)
+        findings = discovered | self._check(to_check, pending)
+        settlements: list[Settlement] = [Finished(o) for o in findings.finished.values()]
+        settlements += [*findings.gone.values(), *self._too_old(pending, findings)]
+        settled = self._settle_all(settlements)
+        kept = self._keep_requested(requested, pending, findings, settled)
 
         # Still owed an event: what is pending, and what finished but was not settled this poll
         # (a publish that failed, or what the budget did not reach).
-        owed = set(pending) | set(self.tracked) | set(self.done) | set(self.expiring)
-        self.summary.pending = len(owed - self.settled)
+        owed = {*pending, *findings.tracked, *kept, *(s.name for s in settlements)}
+        self.summary.not_found = findings.not_found
+        self.summary.pending = len(owed - settled)
         self.summary.duration_seconds = (self.clock() - self.started).total_seconds()
         return self.summary
 
     def _keep_requested(
-        self, requested: Sequence[str], pending: dict[str, TrackedOperation]
-    ) -> None:
+        self,
+        requested: Sequence[str],
+        pending: dict[str, TrackedOperation],
+        findings: Findings,
+        settled: set[str],
+    ) -> list[str]:
         """Track every requested name this poll did not settle (its check or its publish was not
         reached, or failed), so that no later poll takes it for history: a pending record is
         published once done, whenever it ended. One never answered is tracked as ``Unknown``;
-        if the API turns out not to know it, it ends as EXPIRED (NOT_FOUND) like any other."""
-        not_found = set(self.summary.not_found)
+        if the API turns out not to know it, it ends as EXPIRED (NOT_FOUND) like any other.
+        Returns the names it tracked."""
         canonical = dict.fromkeys(self.identity.canonical(name) for name in requested)
         unsettled = [
             name
             for name in canonical
-            if name not in self.settled
+            if name not in settled
             and name not in pending
-            and name not in self.tracked
-            and name not in not_found
+            and name not in findings.tracked
+            and name not in findings.not_found
         ]
-        if unsettled:  # reopening history too: a request named it, so it is to be published
-            keep = [
-                events.describe(self.done[name]) if name in self.done else _unanswered(name)
-                for name in unsettled
-            ]
-            self.summary.newly_tracked += self.store.track(keep, self.clock(), reopen_history=True)
-            self.tracked.update((operation.name, operation) for operation in keep)
+        if not unsettled:
+            return []
+        keep = [
+            events.describe(findings.finished[name])
+            if name in findings.finished
+            else _unanswered(name)
+            for name in unsettled
+        ]  # reopening history too: a request named it, so it is to be published
+        self.summary.newly_tracked += self.store.track(keep, self.clock(), reopen_history=True)
+        return unsettled
 
     def _work_seconds_left(self) -> float:
         return (self.work_deadline - self.clock()).total_seconds()
 
-    def _list_all_locations(self) -> list[list[Sequence[operations_pb2.Operation]]]:
-        """Every location's pages, the locations listed in parallel."""
+    def _list_all_locations(self) -> list[Listing]:
+        """Every location's listing, the locations listed in parallel."""
         locations = self.options.locations
         with ThreadPoolExecutor(max_workers=min(len(locations), 8)) as pool:
-            return list(pool.map(lambda location: list(self._pages(location)), locations))
+            listings = list(pool.map(self._list, locations))
+        self.summary.listing_complete = all(listing.complete for listing in listings)
+        return listings
 
     def _discover(
         self,
-        listings: Sequence[Sequence[Sequence[operations_pb2.Operation]]],
+        listings: Sequence[Listing],
         pending: dict[str, TrackedOperation],
         watch_start: datetime.datetime,
         baselined: frozenset[str],
         requested: set[str],
-    ) -> set[str]:
-        """Sort what the listings showed; returns the names they showed (done or not).
+    ) -> tuple[set[str], Findings]:
+        """Sort what the listings showed; returns the names they showed (done or not), and
+        what they found.
 
         A done operation never seen pending is published when it ended after the watch
         started, or when a request named it; older ones are history. One whose metadata
@@ -283,25 +364,26 @@ class _Poll:
         recorded as such; after that it is new. Per location, so that a listing that failed
         or was cut, or a location added later, never turns old operations into new ones.
         """
+        found = Findings()
         seen: set[str] = set()
         new: list[NewOperation] = []
         undated_history: list[NewOperation] = []
         candidates: dict[str, operations_pb2.Operation] = {}
-        for location, listing in zip(self.options.locations, listings, strict=True):
-            for page in listing:
+        for listing in listings:
+            for page in listing.pages:
                 for operation in page:
                     seen.add(operation.name)
                     if not operation.done:
-                        self.seen_running.add(operation.name)
+                        found.running.add(operation.name)
                         if operation.name not in pending:
                             new.append(events.describe(operation))
                     elif operation.name in pending:
-                        self.done[operation.name] = operation
+                        found.finished[operation.name] = operation
                     elif operation.name in requested:
                         candidates[operation.name] = operation
                     else:
                         ended_after = _ended_after(operation, watch_start)
-                        if ended_after is None and location not in baselined:
+                        if ended_after is None and listing.location not in baselined:
                             undated_history.append(events.describe(operation))
                         elif ended_after is not False:
                             candidates[operation.name] = operation
@@ -313,27 +395,28 @@ class _Poll:
                 record = known.get(name)
                 if (
                     record is None
-                    or record.status == "PENDING"
+                    or record.status == PENDING
                     or (record.state == HISTORY and name in requested)
                 ):
-                    self.done[name] = operation
+                    found.finished[name] = operation
         if new:  # running, and not pending here: new, unless already settled (expired for age)
             settled = self.store.get_many(operation.name for operation in new)
-            self._track([operation for operation in new if operation.name not in settled])
+            found.tracked = self._track([o for o in new if o.name not in settled])
         if undated_history:  # never over a record: another poll may have tracked one meanwhile
             self.store.track(undated_history, self.clock(), history=True)
-        for location in self.options.locations:
-            if location not in baselined and location not in self.incomplete_locations:
-                self.store.mark_baselined(location, self.clock())
-        return seen
+        for listing in listings:
+            if listing.location not in baselined and listing.complete:
+                self.store.mark_baselined(listing.location, self.clock())
+        return seen, found
 
-    def _pages(self, location: str) -> Iterator[Sequence[operations_pb2.Operation]]:
+    def _list(self, location: str) -> Listing:
         """A location's listing, page by page, within the listing's share of the budget.
 
         A listing cut short by the budget is resumed there by the next poll (the cursor is
         kept in the state store), then wraps around to the first page: over a few polls,
         every page is seen even when one poll cannot list them all.
         """
+        pages: list[Sequence[operations_pb2.Operation]] = []
         cursor = self.store.listing_cursor(location)
         page_token, wrapped = cursor, not cursor
         while True:
@@ -343,45 +426,43 @@ class _Poll:
                     raise BudgetExhausted(location)
                 operations, next_token = self.reader.list_page(location, page_token, seconds_left)
             except BudgetExhausted:
-                self.summary.listing_complete = False
-                self.incomplete_locations.add(location)
                 if page_token != cursor:
                     self.store.save_listing_cursor(location, page_token)
-                return
+                return Listing(location, pages, complete=False)
             except CallError as error:
                 if error.code == "INVALID_ARGUMENT" and page_token and page_token == cursor:
                     page_token, wrapped = "", True  # the stored token went stale: start over
                     continue
-                self.summary.listing_complete = False
-                self.incomplete_locations.add(location)
                 self.summary.errors.append(
                     PollError("list", error.code, error.message, location=location)
                 )
-                return
+                return Listing(location, pages, complete=False)
             if operations:
                 self.identity.learn(operations[0].name)
-            yield operations
+            pages.append(operations)
             page_token = next_token
             if not page_token:
                 if wrapped:
                     if cursor:
                         self.store.save_listing_cursor(location, "")
-                    return
+                    return Listing(location, pages, complete=True)
                 wrapped = True
 
-    def _track(self, new: Sequence[NewOperation]) -> None:
+    def _track(self, new: Sequence[NewOperation]) -> dict[str, NewOperation]:
+        """Track ``new`` as pending; returns them by name."""
         if new:
             self.summary.newly_tracked += self.store.track(new, self.clock())
-            self.tracked.update((operation.name, operation) for operation in new)
+        return {operation.name: operation for operation in new}
 
-    def _check(self, names: Sequence[str], pending: dict[str, TrackedOperation]) -> None:
+    def _check(self, names: Sequence[str], pending: dict[str, TrackedOperation]) -> Findings:
         """GetOperation for what the listings did not settle, a bounded number at a time.
 
         What the API answers is keyed by the name it answers with: a name requested with the
         project ID comes back with the number, and is then one operation with the listed one.
         """
+        found = Findings()
         if not names:
-            return
+            return found
         known = {name: pending[name] for name in names if name in pending}
         unknown = [name for name in names if name not in known]
         if unknown:
@@ -396,7 +477,7 @@ class _Poll:
             self.identity.learn(name)
         if answered - known.keys():
             known.update(self.store.get_many(answered - known.keys()))
-        new: list[NewOperation] = []
+        new: dict[str, NewOperation] = {}
         checked: list[str] = []
         for asked, result in results.items():
             if result is _NOT_REACHED:
@@ -411,26 +492,27 @@ class _Poll:
             if result is None:
                 record = known.get(asked)
                 if record is None:
-                    self.summary.not_found.append(asked)
-                elif record.status == "PENDING":
-                    self.expiring[asked] = (record, EXPIRED_NOT_FOUND)
+                    found.not_found.append(asked)
+                elif record.status == PENDING:
+                    found.gone[asked] = Expiry(record.described(), EXPIRED_NOT_FOUND)
                 continue
             assert isinstance(result, operations_pb2.Operation)
             name = result.name
             record = known.get(name)
-            if record is not None and record.status == "PUBLISHED" and record.state != HISTORY:
+            if record is not None and record.status == SETTLED and record.state != HISTORY:
                 continue  # settled; a HISTORY record here was requested: it is published now
             if record is not None:
                 checked.append(name)
             if result.done:
-                self.done[name] = result
+                found.finished[name] = result
                 continue
-            self.seen_running.add(name)
+            found.running.add(name)
             if record is None:
-                new.append(events.describe(result))
-        self._track(list(by_name(new).values()))
+                new.setdefault(name, events.describe(result))
+        found.tracked = self._track(list(new.values()))
         if checked:
             self.store.mark_checked(list(dict.fromkeys(checked)), self.clock())
+        return found
 
     def _calls(
         self,
@@ -455,7 +537,7 @@ class _Poll:
         with ThreadPoolExecutor(max_workers=self.options.max_concurrency) as pool:
             return dict(zip(names, pool.map(call_one, names), strict=True))
 
-    def _expire_stuck(self, pending: dict[str, TrackedOperation]) -> None:
+    def _too_old(self, pending: dict[str, TrackedOperation], findings: Findings) -> list[Expiry]:
         """Pending longer than the maximum age (since created, or first seen): stop watching.
 
         Only what this poll saw running: one whose check failed or was not reached may have
@@ -463,58 +545,62 @@ class _Poll:
         """
         now = self.clock()
         oldest_allowed = now - self.options.max_pending_age
+        # Age counts from creation, else from first seen (now, for the newly tracked).
         candidates = [
-            record
+            (record.described(), record.first_seen)
             for record in pending.values()
-            if record.status == "PENDING" and record.name in self.seen_running
-        ] + [new_record(operation, now) for operation in self.tracked.values()]
-        for record in candidates:
-            if record.name in self.done or record.name in self.expiring:
-                continue
-            if (record.create_time or record.first_seen) < oldest_allowed:
-                self.expiring[record.name] = (record, EXPIRED_MAX_PENDING_AGE)
+            if record.status == PENDING and record.name in findings.running
+        ] + [(operation, now) for operation in findings.tracked.values()]
+        return [
+            Expiry(operation, EXPIRED_MAX_PENDING_AGE)
+            for operation, first_seen in candidates
+            if operation.name not in findings.finished
+            and operation.name not in findings.gone
+            and (operation.create_time or first_seen) < oldest_allowed
+        ]
 
-    def _without_skipped(self, wanted: list[NewOperation]) -> list[NewOperation]:
-        """Record the kinds OPERATION_TYPES leaves out as SKIPPED; return the others."""
-        allowed = self.options.operation_types
-        if allowed is None:
-            return wanted
-        skipped = [operation for operation in wanted if operation.operation_type not in allowed]
-        if skipped:
-            now = self.clock()
-            self.store.track(skipped, now)
-            self.store.mark_published([Publication(o.name, SKIPPED, now) for o in skipped])
-            self.summary.skipped = len(skipped)
-            self.settled.update(operation.name for operation in skipped)
-        return [operation for operation in wanted if operation.operation_type in allowed]
-
-    def _publish(self) -> None:
-        """Claim, publish and record every finding, a chunk at a time while the budget lasts.
+    def _settle_all(self, settlements: Sequence[Settlement]) -> set[str]:
+        """Claim, publish and record every settlement, a chunk at a time while the budget lasts;
+        returns the names settled (published, SKIPPED, or left to another poll's claim).
 
         A failure, or a chunk the budget did not reach, is left for the next poll; chunks keep
         a large backlog's memory bounded and each one recorded before the next starts.
         """
-        wanted = [events.describe(operation) for operation in self.done.values()]
-        wanted += [
-            NewOperation(record.name, record.location, record.operation_type, record.create_time)
-            for record, _ in self.expiring.values()
-        ]
-        wanted = self._without_skipped(wanted)
+        settled = self._skip_unwanted_kinds(settlements)
+        wanted = [settlement for settlement in settlements if settlement.name not in settled]
         for start in range(0, len(wanted), SETTLE_CHUNK):
             seconds_left = (self.deadline - self.clock()).total_seconds()
             if seconds_left < MIN_PUBLISH_SECONDS:
                 self.summary.not_reached += len(wanted) - start
-                return
-            self._settle(wanted[start : start + SETTLE_CHUNK])
+                break
+            settled |= self._settle(wanted[start : start + SETTLE_CHUNK])
+        return settled
 
-    def _rest_bodies(self, names: Sequence[str]) -> dict[str, dict[str, Any] | object]:
+    def _skip_unwanted_kinds(self, settlements: Sequence[Settlement]) -> set[str]:
+        """Settle the kinds OPERATION_TYPES leaves out as SKIPPED; returns their names."""
+        allowed = self.options.operation_types
+        if allowed is None:
+            return set()
+        skipped = [
+            operation
+            for operation in (settlement.described() for settlement in settlements)
+            if operation.operation_type not in allowed
+        ]
+        if skipped:
+            now = self.clock()
+            self.store.track(skipped, now)
+            self.store.mark_settled([Outcome(o.name, SKIPPED, now) for o in skipped])
+            self.summary.skipped = len(skipped)
+        return {operation.name for operation in skipped}
+
+    def _rest_bodies(self, finished: Sequence[Finished]) -> dict[str, dict[str, Any] | object]:
         """The REST JSON of the done operations this library would decode lossily.
 
         Reads take at most half of the time left, so the publish keeps the other half. A read
         that fails leaves the event to go out with the gRPC bodies (``_LOSSY``) rather than be
         held for ever; the failure is still an error of the poll.
         """
-        lossy = [name for name in names if events.needs_rest_body(self.done[name])]
+        lossy = [done.name for done in finished if events.needs_rest_body(done.operation)]
         if not lossy:
             return {}
 
@@ -534,58 +620,60 @@ class _Poll:
             bodies[name] = _LOSSY
         return bodies
 
-    def _settle(self, wanted: Sequence[NewOperation]) -> None:
+    def _settle(self, chunk: Sequence[Settlement]) -> set[str]:
+        """Claim, publish and record one chunk; returns the names settled."""
         now = self.clock()
         failed_claims: dict[str, tuple[str, str]] = {}
+        wanted = [settlement.described() for settlement in chunk]
         try:
             claimed = self.store.claim(wanted, self.run_id, now, now + self.options.claim_lease)
         except IncompleteClaim as incomplete:  # what did apply is this poll's to publish
             claimed, failed_claims = incomplete.claimed, incomplete.failed
         for name, (code, message) in failed_claims.items():  # not held: the next poll retries
             self.summary.errors.append(PollError("claim", code, message, operation=name))
-        elsewhere = [
-            o.name for o in wanted if o.name not in claimed and o.name not in failed_claims
-        ]
-        self.summary.claimed_elsewhere += len(elsewhere)
-        self.settled.update(elsewhere)
-        bodies = self._rest_bodies([name for name in claimed if name in self.done])
+        settled = {o.name for o in wanted if o.name not in claimed and o.name not in failed_claims}
+        self.summary.claimed_elsewhere += len(settled)
+        ours = [settlement for settlement in chunk if settlement.name in claimed]
+        bodies = self._rest_bodies([s for s in ours if isinstance(s, Finished)])
         unread = {name for name, body in bodies.items() if body is _NOT_REACHED}
         if unread:  # the next poll reads them: released, they are pending records now
             self.store.release(sorted(unread), self.run_id)
             self.summary.not_reached += len(unread)
-        to_publish: list[events.Event] = []
-        for name, record in claimed.items():
-            detect_time = record.detect_time or now
-            if name in unread:
-                continue
-            if name in self.done:
-                body = bodies.get(name)
+        to_publish: list[Event] = []
+        for settlement in ours:
+            detect_time = claimed[settlement.name].detect_time or now
+            if isinstance(settlement, Expiry):
+                to_publish.append(
+                    events.build_expired_event(
+                        settlement.operation, reason=settlement.reason, detect_time=detect_time
+                    )
+                )
+            elif settlement.name not in unread:
+                body = bodies.get(settlement.name)
                 to_publish.append(
                     events.build_event(
-                        self.done[name],
+                        settlement.operation,
                         detect_time=detect_time,
                         rest_body=body if isinstance(body, dict) else None,
                         lossy=body is _LOSSY,
                     )
                 )
-            else:
-                reason = self.expiring[name][1]
-                to_publish.append(
-                    events.build_expired_event(record, reason=reason, detect_time=detect_time)
-                )
         if not to_publish:
-            return
+            return settled
         self.summary.lossy_bodies += sum(1 for body in bodies.values() if body is _LOSSY)
+        return settled | self._publish(to_publish)
+
+    def _publish(self, to_publish: Sequence[Event]) -> set[str]:
+        """Publish claimed events and record the outcome; returns the names published."""
         seconds_left = max((self.deadline - self.clock()).total_seconds(), MIN_PUBLISH_SECONDS)
         outcomes = self.publisher.publish(to_publish, seconds_left)
-        published: list[Publication] = []
+        published: list[Outcome] = []
         failed: list[str] = []
         recorded_at = self.clock()
         for event in to_publish:
             failure = outcomes.get(event.operation, CallError("UNKNOWN", "no publish outcome"))
             if failure is None:
-                published.append(Publication(event.operation, event.state, recorded_at))
-                self.settled.add(event.operation)
+                published.append(Outcome(event.operation, event.state, recorded_at))
                 self.summary.published_events.append(PublishedEvent.of(event))
             else:
                 failed.append(event.operation)
@@ -593,33 +681,16 @@ class _Poll:
                     PollError("publish", failure.code, failure.message, operation=event.operation)
                 )
         if published:
-            self.store.mark_published(published)
+            self.store.mark_settled(published)
         if failed:
             self.store.release(failed, self.run_id)
         by_state = self.summary.published_by_state
-        for publication in published:
+        for outcome in published:
             self.summary.published += 1
-            by_state[publication.state] = by_state.get(publication.state, 0) + 1
-            if publication.state == events.EXPIRED:
+            by_state[outcome.state] = by_state.get(outcome.state, 0) + 1
+            if outcome.state == EXPIRED:
                 self.summary.expired += 1
-
-
-def full_event(
-    reader: OperationsReader,
-    operation: operations_pb2.Operation,
-    detect_time: datetime.datetime,
-    timeout_seconds: float,
-) -> events.Event:
-    """The event of a done operation outside a poll (a replay), with its body as a poll
-    publishes it: read over REST when the library would decode it lossily, else ``lossyBody``."""
-    body = None
-    lossy = events.needs_rest_body(operation)
-    if lossy:
-        with contextlib.suppress(CallError, BudgetExhausted):
-            body = reader.read_operation_json(operation.name, timeout_seconds)
-    return events.build_event(
-        operation, detect_time=detect_time, rest_body=body, lossy=lossy and body is None
-    )
+        return {outcome.name for outcome in published}
 
 
 def _unanswered(name: str) -> NewOperation:

@@ -8,7 +8,6 @@ same operation carries the same ``ce-id``. The README's "Event contract" section
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime
 import functools
 import json
@@ -20,8 +19,15 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2, descriptor_pool, json_format, message, message_factory
 
 from insights_poller import timestamps
+from insights_poller.model import (
+    CANCELLED,
+    EXPIRED,
+    FAILED,
+    SUCCEEDED,
+    Event,
+    NewOperation,
+)
 from insights_poller.names import operation_parts
-from insights_poller.state.base import NewOperation, TrackedOperation
 
 EVENT_TYPE = "insights-poller.operation.v1.finished"
 SPEC_VERSION = "1.0"
@@ -30,25 +36,6 @@ CANCELLED_CODE = 1  # google.rpc.Code.CANCELLED
 MAX_EVENT_DATA_BYTES = 9_500_000
 """Pub/Sub refuses publish requests over 10 MB; this leaves room for attributes and framing."""
 ATTRIBUTE_VALUE_MAX_BYTES = 1024
-
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELLED = "CANCELLED"
-EXPIRED = "EXPIRED"
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    """A Pub/Sub message ready to publish: data plus attributes."""
-
-    operation: str
-    state: str
-    data: bytes
-    attributes: Mapping[str, str]
-
-    @property
-    def event_id(self) -> str:
-        return self.attributes["ce-id"]
 
 
 def event_id(operation_name: str) -> str:
@@ -195,7 +182,7 @@ def _decodes_lossily(packed: any_pb2.Any) -> bool:
 
 
 def build_expired_event(
-    record: TrackedOperation, *, reason: str, detect_time: datetime.datetime
+    record: NewOperation, *, reason: str, detect_time: datetime.datetime
 ) -> Event:
     """The event for a tracked operation no longer watched: the API forgot it (``NOT_FOUND``)
     or it stayed pending too long (``MAX_PENDING_AGE``)."""

@@ -14,9 +14,14 @@ data "google_project" "main" {
 }
 
 locals {
+  # Every setting of the code, declared once for the code, its README and this configuration:
+  # the variable's name -> how it is deployed, its default and bounds (format described in
+  # insights_poller/settings.py).
+  declared_poller_settings = jsondecode(file("${local.repository_root}/insights_poller/settings.json"))
+
   # The environment the function runs with: every variable the code requires, and the optional
-  # ones this configuration owns. tests/test_terraform.py holds these names against
-  # insights_poller.settings.REQUIRED_VARIABLES and OPTIONAL_VARIABLES.
+  # ones this configuration owns. tests/test_terraform.py holds these names against the ones
+  # declared "managed".
   poller_environment = {
     GOOGLE_CLOUD_PROJECT = var.project_id
     # Insights answers names with the project number: the function accepts either spelling in
@@ -28,31 +33,19 @@ locals {
     POLL_BUDGET_SECONDS         = tostring(local.poll_budget_seconds)
   }
 
-  # Optional settings of the code a user may set through var.poller_settings. Every other
-  # optional setting of the code is either in poller_environment or an emulator host, which is
+  # Optional settings of the code a user may set through var.poller_settings: those declared
+  # "tunable". The others are managed (poller_environment) or local (emulator hosts), which are
   # never deployed.
-  tunable_poller_settings = [
-    "WATCH_SINCE",
-    "INSIGHTS_TIMEOUT_SECONDS",
-    "INSIGHTS_PAGE_SIZE",
-    "INSIGHTS_MAX_CONCURRENCY",
-    "INSIGHTS_MAX_RPS",
-    "PUBLISH_TIMEOUT_SECONDS",
-    "CLAIM_LEASE_SECONDS",
-    "MAX_PENDING_AGE",
-    "OPERATION_TYPES",
-  ]
+  tunable_poller_settings = [for name, setting in local.declared_poller_settings : name if setting.deploy == "tunable"]
 
   # A poll must be done (publishes awaited, records written) before the platform cuts the
   # request at the function timeout: its budget follows the timeout, less a margin for a cold
   # start. The code requires PUBLISH_TIMEOUT_SECONDS < POLL_BUDGET_SECONDS < CLAIM_LEASE_SECONDS;
-  # the function's precondition checks that at plan time, with the code's defaults for what
-  # poller_settings leaves unset (tests/test_terraform.py holds these defaults to the code's).
-  poll_budget_seconds                  = var.function_timeout_seconds - 60
-  code_default_publish_timeout_seconds = 60
-  code_default_claim_lease_seconds     = 600
-  publish_timeout_seconds              = tonumber(lookup(var.poller_settings, "PUBLISH_TIMEOUT_SECONDS", local.code_default_publish_timeout_seconds))
-  claim_lease_seconds                  = tonumber(lookup(var.poller_settings, "CLAIM_LEASE_SECONDS", local.code_default_claim_lease_seconds))
+  # the function's precondition checks that at plan time, with the code's declared defaults for
+  # what poller_settings leaves unset.
+  poll_budget_seconds     = var.function_timeout_seconds - 60
+  publish_timeout_seconds = tonumber(lookup(var.poller_settings, "PUBLISH_TIMEOUT_SECONDS", local.declared_poller_settings["PUBLISH_TIMEOUT_SECONDS"].default))
+  claim_lease_seconds     = tonumber(lookup(var.poller_settings, "CLAIM_LEASE_SECONDS", local.declared_poller_settings["CLAIM_LEASE_SECONDS"].default))
 
   # The code accepts firestore:///COLLECTION (default database) or
   # firestore://DATABASE/COLLECTION; on Cloud Run it refuses anything that is not Firestore.

@@ -5,10 +5,10 @@ locals {
   repository_root = "${path.module}/.."
 
   # What is deployed, relative to the repository root: main.py, requirements.txt and the poller
-  # package. Everything else (the Insights emulator, tests/, devstack/, virtualenvs, caches)
-  # lives outside the package and stays out.
+  # package, its code and its settings declaration. Everything else (the Insights emulator,
+  # tests/, devstack/, virtualenvs, caches) lives outside the package and stays out.
   source_root_files    = ["main.py", "requirements.txt"]
-  source_package_globs = ["insights_poller/**/*.py"]
+  source_package_globs = ["insights_poller/**/*.py", "insights_poller/**/*.json"]
 
   source_files = sort(concat(
     local.source_root_files,

@@ -115,7 +115,7 @@ variable "function_requests_per_instance_count" {
 
 variable "poller_settings" {
   type        = map(string)
-  description = "Optional settings of the poller, as environment variables: WATCH_SINCE, INSIGHTS_TIMEOUT_SECONDS, INSIGHTS_PAGE_SIZE, INSIGHTS_MAX_CONCURRENCY, INSIGHTS_MAX_RPS, PUBLISH_TIMEOUT_SECONDS, CLAIM_LEASE_SECONDS, MAX_PENDING_AGE, OPERATION_TYPES (see the project README). The others are set by this configuration (POLL_BUDGET_SECONDS from function_timeout_seconds)."
+  description = "Optional settings of the poller, as environment variables (see the Configuration table of the project README): those insights_poller/settings.json declares \"tunable\"; a plan that sets another fails, listing them. The others are set by this configuration (POLL_BUDGET_SECONDS from function_timeout_seconds)."
   default     = {}
 
   validation {

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from stack import LOCATION, PROJECT, EventSink, FunctionProcess, Launch
+from stack import CheckedSink, Launch, PollerEnv
 
 from devstack import gcloud_emulators
+from devstack.stack import PROJECT, FunctionProcess, function_env
 from insights_emulator import InsightsEmulator
 
 
@@ -62,8 +63,8 @@ def insights() -> Iterator[InsightsEmulator]:
 
 
 @pytest.fixture
-def sink(pubsub_emulator: str) -> Iterator[EventSink]:
-    events = EventSink(PROJECT, f"events-{uuid.uuid4().hex[:12]}")
+def sink(pubsub_emulator: str) -> Iterator[CheckedSink]:
+    events = CheckedSink(PROJECT, f"events-{uuid.uuid4().hex[:12]}")
     yield events
     events.close()
 
@@ -78,24 +79,23 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def launch(
-    insights: InsightsEmulator, sink: EventSink, state_url: str, tmp_path: Path
-) -> Iterator[Launch]:
+def poller_env(insights: InsightsEmulator, sink: CheckedSink, state_url: str) -> PollerEnv:
+    """The poller's settings on the test's stack, its project number known."""
+
+    def settings(**overrides: str) -> dict[str, str]:
+        number = insights.project_number(PROJECT)
+        return function_env(insights, sink.topic_id, state_url, project_number=number, **overrides)
+
+    return settings
+
+
+@pytest.fixture
+def launch(poller_env: PollerEnv, tmp_path: Path) -> Iterator[Launch]:
     """Start a function process on the shared state; every one is stopped after the test."""
     started: list[FunctionProcess] = []
 
     def start(target: str = "poll_operations", **overrides: str) -> FunctionProcess:
-        env = {
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "INSIGHTS_LOCATIONS": LOCATION,
-            "RESULTS_TOPIC": sink.topic.rsplit("/", 1)[1],
-            "STATE_URL": state_url,
-            "GOOGLE_CLOUD_PROJECT_NUMBER": insights.project_number(PROJECT),
-            "INSIGHTS_EMULATOR_HOST": insights.address or "",
-            "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address or "",
-            **overrides,
-        }
-        function = FunctionProcess(env, tmp_path, target=target)
+        function = FunctionProcess(poller_env(**overrides), tmp_path, target=target)
         started.append(function)
         return function
 

@@ -13,22 +13,22 @@ import time
 from collections.abc import Sequence
 
 from insights_poller import app
+from insights_poller.model import Outcome
 from insights_poller.settings import Settings
-from insights_poller.state.base import Publication
 from insights_poller.state.sqlite import SqliteStateStore
 
 MARKER = "published, not recorded"
 
 
 class StopsBeforeRecording(SqliteStateStore):
-    def mark_published(self, publications: Sequence[Publication]) -> None:
+    def mark_settled(self, outcomes: Sequence[Outcome]) -> None:
         print(MARKER, flush=True)
         time.sleep(3600)  # until killed
 
 
 def main() -> None:
     settings = Settings.from_env(os.environ)
-    store = StopsBeforeRecording(settings.state_url.removeprefix("sqlite:///"))
+    store = StopsBeforeRecording(settings.state.path)
     app.Poller(settings, store=store).poll()
     sys.exit("the poll returned: it should have been killed before recording")
 

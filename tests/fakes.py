@@ -11,10 +11,17 @@ from typing import Any
 from contract import assert_valid_event
 from google.longrunning import operations_pb2
 
-from insights_poller.events import Event
-from insights_poller.ports import BudgetExhausted, CallError
-from insights_poller.state._common import (
+from insights_poller.model import (
     HISTORY,
+    PENDING,
+    SETTLED,
+    Event,
+    NewOperation,
+    Outcome,
+    TrackedOperation,
+)
+from insights_poller.ports import BudgetExhausted, CallError, IncompleteClaim
+from insights_poller.state.rules import (
     as_utc,
     by_name,
     claimable,
@@ -23,12 +30,6 @@ from insights_poller.state._common import (
     pending_order,
     unique,
     with_claim,
-)
-from insights_poller.state.base import (
-    IncompleteClaim,
-    NewOperation,
-    Publication,
-    TrackedOperation,
 )
 
 
@@ -148,7 +149,7 @@ class FakePublisher:
 class InMemoryStateStore:
     """A StateStore in a dict, counting its writes.
 
-    It applies the real stores' rules (``insights_poller.state._common``) and runs their
+    It applies the real stores' rules (``insights_poller.state.rules``) and runs their
     contract tests (``tests/test_state_contract.py``), so it cannot drift from them.
     """
 
@@ -194,7 +195,7 @@ class InMemoryStateStore:
 
     def pending(self) -> list[TrackedOperation]:
         with self._lock:
-            pending = [r for r in self.records.values() if r.status == "PENDING"]
+            pending = [r for r in self.records.values() if r.status == PENDING]
         return sorted(pending, key=pending_order)
 
     def get_many(self, names: Iterable[str]) -> dict[str, TrackedOperation]:
@@ -221,7 +222,7 @@ class InMemoryStateStore:
                 current = self.records.get(name)
                 if current is not None and reopen_history and current.state == HISTORY:
                     self.records[name] = dataclasses.replace(
-                        current, status="PENDING", state=None, published_at=None
+                        current, status=PENDING, state=None, published_at=None
                     )
                     self.writes += 1
                     new += 1
@@ -265,17 +266,17 @@ class InMemoryStateStore:
             raise IncompleteClaim(claimed, failed)
         return claimed
 
-    def mark_published(self, publications: Sequence[Publication]) -> None:
+    def mark_settled(self, outcomes: Sequence[Outcome]) -> None:
         with self._lock:
-            for publication in publications:
-                record = self.records.get(publication.name)
+            for outcome in outcomes:
+                record = self.records.get(outcome.name)
                 if record is None:
                     continue
-                self.records[publication.name] = dataclasses.replace(
+                self.records[outcome.name] = dataclasses.replace(
                     record,
-                    status="PUBLISHED",
-                    state=publication.state,
-                    published_at=as_utc(publication.published_at),
+                    status=SETTLED,
+                    state=outcome.state,
+                    published_at=as_utc(outcome.at),
                     claim_owner=None,
                     claim_until=None,
                 )
@@ -285,11 +286,7 @@ class InMemoryStateStore:
         with self._lock:
             for name in unique(names):
                 record = self.records.get(name)
-                if (
-                    record is not None
-                    and record.status == "PENDING"
-                    and record.claim_owner == owner
-                ):
+                if record is not None and record.status == PENDING and record.claim_owner == owner:
                     self.records[name] = dataclasses.replace(
                         record, claim_owner=None, claim_until=None
                     )

@@ -9,7 +9,7 @@ import builders
 import pytest
 from fakes import FakePublisher, FakeReader, InMemoryStateStore
 
-from insights_poller import app, events, names
+from insights_poller import app, events, names, requested, triggers
 from insights_poller.settings import Settings
 
 SETTINGS = Settings.from_env({"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events"})
@@ -26,7 +26,7 @@ def test_a_failing_state_store_answers_500_json_and_publishes_nothing() -> None:
         SETTINGS, reader=FakeReader(), publisher=publisher, store=UnreachableStateStore()
     )
 
-    body, status = app.handle_http("POST", b"", None, lambda: poller)
+    body, status = triggers.handle_http("POST", b"", None, lambda: poller)
 
     assert status == 500
     assert body == {"error": "poll failed", "message": "state store unreachable"}
@@ -41,7 +41,7 @@ def test_a_good_poll_answers_200_with_the_summary() -> None:
         SETTINGS, reader=reader, publisher=FakePublisher(), store=InMemoryStateStore()
     )
 
-    body, status = app.handle_http("POST", b'{"operations": []}', 18, lambda: poller)
+    body, status = triggers.handle_http("POST", b'{"operations": []}', 18, lambda: poller)
 
     assert status == 200
     assert (body["published"], body["pending"], body["errors"]) == (0, 1, 0)
@@ -60,7 +60,7 @@ def test_log_lines_are_json_with_severity_per_event_error_and_poll(
     store.watch_start(now - datetime.timedelta(minutes=1))
     poller = app.Poller(SETTINGS, reader=reader, publisher=publisher, store=store)
 
-    body, status = app.handle_http("POST", b"", None, lambda: poller)
+    body, status = triggers.handle_http("POST", b"", None, lambda: poller)
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert status == 500 and body["errors"] == 1
@@ -77,9 +77,9 @@ def test_log_lines_are_json_with_severity_per_event_error_and_poll(
 def test_too_many_requested_names_is_a_400_before_anything_runs() -> None:
     reader = FakeReader()
     poller = app.Poller(SETTINGS, reader=reader, publisher=FakePublisher(), store=None)
-    names = [builders.name(n) for n in range(app.MAX_REQUESTED_OPERATIONS + 1)]
+    names = [builders.name(n) for n in range(requested.MAX_REQUESTED_OPERATIONS + 1)]
 
-    body, status = app.handle_http(
+    body, status = triggers.handle_http(
         "POST", json.dumps({"operations": names}).encode(), None, lambda: poller
     )
 
@@ -100,7 +100,7 @@ def test_a_body_may_name_operations_with_the_project_id_or_number_but_no_other_p
 
     assert poller.validate_requested([builders.name(1), by_number]) == [by_number]
     for other in ("projects/other-project", "projects/111111111111"):
-        with pytest.raises(app.BadRequest, match="outside the watched project"):
+        with pytest.raises(requested.BadRequest, match="outside the watched project"):
             poller.validate_requested([f"{other}/locations/us-central1/operations/1"])
 
 
@@ -109,7 +109,7 @@ def test_a_number_is_refused_while_the_project_number_is_unknown_saying_how_to_s
     poller = app.Poller(SETTINGS, reader=reader, publisher=FakePublisher(), store=None)
     body = {"operations": ["projects/389908145857/locations/us-central1/operations/1"]}
 
-    answer, status = app.handle_http("POST", json.dumps(body).encode(), None, lambda: poller)
+    answer, status = triggers.handle_http("POST", json.dumps(body).encode(), None, lambda: poller)
 
     assert status == 400
     assert "GOOGLE_CLOUD_PROJECT_NUMBER" in answer["error"]
@@ -149,7 +149,7 @@ def test_a_bad_item_is_named_in_the_400(body: bytes, expected: str) -> None:
     reader = FakeReader()
     poller = app.Poller(SETTINGS, reader=reader, publisher=FakePublisher(), store=None)
 
-    answer, status = app.handle_http("POST", body, len(body), lambda: poller)
+    answer, status = triggers.handle_http("POST", body, len(body), lambda: poller)
 
     assert (status, answer["error"][: len(expected)]) == (400, expected)
     assert reader.list_calls == 0 and reader.get_calls == []
@@ -159,7 +159,7 @@ def test_a_long_item_is_named_by_its_start_and_length_in_the_400() -> None:
     poller = app.Poller(SETTINGS, reader=FakeReader(), publisher=FakePublisher(), store=None)
     item = builders.name("7" * 5000)
 
-    with pytest.raises(app.BadRequest) as refused:
+    with pytest.raises(requested.BadRequest) as refused:
         poller.validate_requested([item])
 
     assert str(refused.value) == (

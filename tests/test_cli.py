@@ -18,8 +18,9 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import code_pb2
-from stack import LOCATION, PROJECT, REPO, EventSink, event_data
+from stack import CheckedSink, PollerEnv
 
+from devstack.stack import LOCATION, PROJECT, event_data, process_env
 from insights_emulator import Fault, InsightsEmulator
 
 integration = pytest.mark.integration
@@ -32,7 +33,7 @@ class Cli:
     """Runs the command line with the test stack's configuration, from a scratch directory."""
 
     def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
-        self.env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+        self.env = process_env(env)
         self.workdir = workdir
 
     def run(self, *args: str, stderr: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
@@ -64,20 +65,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(insights: InsightsEmulator, sink: EventSink, state_url: str, tmp_path: Path) -> Cli:
-    return Cli(
-        {
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "INSIGHTS_LOCATIONS": LOCATION,
-            "RESULTS_TOPIC": sink.topic.rsplit("/", 1)[1],
-            "STATE_URL": state_url,
-            "GOOGLE_CLOUD_PROJECT_NUMBER": insights.project_number(PROJECT),
-            "INSIGHTS_EMULATOR_HOST": insights.address or "",
-            "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address or "",
-            "INSIGHTS_TIMEOUT_SECONDS": "5",
-        },
-        tmp_path,
-    )
+def cli(poller_env: PollerEnv, tmp_path: Path) -> Cli:
+    return Cli(poller_env(INSIGHTS_TIMEOUT_SECONDS="5"), tmp_path)
 
 
 def state_file(state_url: str) -> Path:
@@ -89,7 +78,7 @@ def state_file(state_url: str) -> Path:
 
 @integration
 def test_poll_prints_the_summary_and_exits_1_when_the_poll_had_errors(
-    cli: Cli, insights: InsightsEmulator, sink: EventSink
+    cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     model = insights.create("CreateIssueModel", PROJECT, LOCATION)
     first = cli.json("poll")
@@ -122,7 +111,7 @@ def test_poll_prints_the_summary_and_exits_1_when_the_poll_had_errors(
 @integration
 @pytest.mark.parametrize("state_url", ["sqlite", "firestore"], indirect=True)
 def test_status_shows_every_tracked_operation_with_filters_and_json(
-    cli: Cli, insights: InsightsEmulator, sink: EventSink
+    cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     empty, empty_json = cli.run_many(["status"], ["status", "--json"])
     assert (empty.stdout, json.loads(empty_json.stdout)) == ("no tracked operations\n", [])
@@ -196,7 +185,7 @@ def test_status_shows_every_tracked_operation_with_filters_and_json(
 
 @integration
 def test_a_bad_name_makes_watch_change_nothing_at_all(
-    cli: Cli, insights: InsightsEmulator, sink: EventSink, state_url: str
+    cli: Cli, insights: InsightsEmulator, sink: CheckedSink, state_url: str
 ) -> None:
     done = insights.create("CreateAnalysis", PROJECT, LOCATION, outcome="succeed")
 
@@ -217,7 +206,7 @@ def test_a_bad_name_makes_watch_change_nothing_at_all(
 
 @integration
 def test_watch_tracks_pending_publishes_done_and_reports_unknown(
-    cli: Cli, insights: InsightsEmulator, sink: EventSink
+    cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     old = insights.create("CreateAnalysis", PROJECT, LOCATION, created_ago=7200, finished_ago=3600)
     undated = insights.create("Passthrough", PROJECT, LOCATION, created_ago=20, finished_ago=10)
@@ -255,7 +244,7 @@ def test_watch_tracks_pending_publishes_done_and_reports_unknown(
 
 @integration
 def test_replay_publishes_the_same_event_marked_as_a_replay_and_changes_no_state(
-    cli: Cli, insights: InsightsEmulator, sink: EventSink
+    cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     model = insights.create("CreateIssueModel", PROJECT, LOCATION)
     lost = insights.create("IngestConversations", PROJECT, LOCATION)
@@ -282,7 +271,7 @@ def test_replay_publishes_the_same_event_marked_as_a_replay_and_changes_no_state
 
 @integration
 def test_replay_refuses_what_has_no_event_to_replay(
-    cli: Cli, insights: InsightsEmulator, sink: EventSink
+    cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     cli.env["OPERATION_TYPES"] = "CreateIssueModel,ExportInsightsData"
     undated = insights.create("Passthrough", PROJECT, LOCATION, created_ago=20, finished_ago=10)
@@ -329,7 +318,6 @@ def test_every_command_explains_itself(
     command: tuple[str, ...], mentions: list[str], tmp_path: Path
 ) -> None:
     unconfigured = Cli({}, tmp_path)
-    unconfigured.env.pop("GOOGLE_CLOUD_PROJECT", None)
     result = unconfigured.run(*command, "--help")
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())  # as if unwrapped
@@ -341,7 +329,6 @@ def test_every_command_explains_itself(
 def test_configuration_errors_name_the_variable_and_exit_2(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     cli = Cli({"GOOGLE_CLOUD_PROJECT": PROJECT, "STATE_URL": f"sqlite:///{state}"}, tmp_path)
-    cli.env.pop("RESULTS_TOPIC", None)
     commands = (["poll"], ["status"], ["watch", UNKNOWN_OPERATION], ["replay", "x"])
 
     for result in cli.run_many(*commands):

@@ -18,13 +18,13 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
 from insights_poller import events
-from insights_poller.state.base import TrackedOperation
+from insights_poller.model import Event, TrackedOperation
 
 DETECTED = builders.T0 + datetime.timedelta(minutes=30)
 ENDED = builders.T0 + datetime.timedelta(minutes=20)
 
 
-def data_of(event: events.Event) -> dict[str, Any]:
+def data_of(event: Event) -> dict[str, Any]:
     """The event's data, after checking the whole event against the published schema."""
     return assert_valid_event(event.data, event.attributes)
 
@@ -166,7 +166,7 @@ def test_expired_event_uses_what_the_store_remembered() -> None:
         create_time=builders.T0,
     )
 
-    event = events.build_expired_event(record, reason="NOT_FOUND", detect_time=DETECTED)
+    event = events.build_expired_event(record.described(), reason="NOT_FOUND", detect_time=DETECTED)
 
     data = data_of(event)
     assert data == {

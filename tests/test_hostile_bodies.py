@@ -12,7 +12,7 @@ from fakes import FakePublisher, FakeReader, InMemoryStateStore
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from insights_poller import app
+from insights_poller import app, triggers
 from insights_poller.settings import Settings
 
 SETTINGS = Settings.from_env({"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events"})
@@ -35,7 +35,7 @@ class Outcome:
         poller = app.Poller(
             SETTINGS, reader=self.reader, publisher=self.publisher, store=self.store
         )
-        self.answer, self.status = app.handle_http("POST", body, len(body), lambda: poller)
+        self.answer, self.status = triggers.handle_http("POST", body, len(body), lambda: poller)
 
     def check(self) -> None:
         """What holds for every body, hostile or not."""

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from google.rpc import code_pb2, status_pb2
-from stack import LOCATION, PROJECT, EventSink, Launch, event_data
+from stack import CheckedSink, Launch
 
+from devstack.stack import LOCATION, PROJECT, event_data
 from insights_emulator import InsightsEmulator
 from insights_poller.state.sqlite import SqliteStateStore
 
@@ -27,7 +28,7 @@ both_stores = pytest.mark.parametrize("state_url", ["sqlite", "firestore"], indi
 
 @both_stores
 def test_pending_operations_become_one_event_each_field_by_field(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     model = insights.create("CreateIssueModel", PROJECT, LOCATION)
@@ -86,7 +87,7 @@ def test_pending_operations_become_one_event_each_field_by_field(
 
 
 def test_operation_that_starts_and_ends_between_two_polls_is_reported(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     function.poll()
@@ -101,7 +102,7 @@ def test_operation_that_starts_and_ends_between_two_polls_is_reported(
 
 
 def test_history_before_the_first_poll_is_not_published(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     insights.create("CreateAnalysis", PROJECT, LOCATION, created_ago=7200, finished_ago=3600)
     insights.create(
@@ -119,7 +120,7 @@ def test_history_before_the_first_poll_is_not_published(
 
 @both_stores
 def test_a_restart_loses_nothing_and_republishes_nothing(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     first_instance = launch()
     names = [insights.create("DeployIssueModel", PROJECT, LOCATION) for _ in range(2)]
@@ -141,7 +142,7 @@ def test_a_restart_loses_nothing_and_republishes_nothing(
 
 @both_stores
 def test_six_overlapping_polls_on_two_instances_publish_each_completion_once(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     instances = [launch(), launch()]
     names = [insights.create("CreateAnalysis", PROJECT, LOCATION) for _ in range(30)]
@@ -161,7 +162,7 @@ def test_six_overlapping_polls_on_two_instances_publish_each_completion_once(
 
 
 def test_tracked_operation_not_found_yields_expired_and_is_dropped(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     name = insights.create("ExportIssueModel", PROJECT, LOCATION)
@@ -179,7 +180,7 @@ def test_tracked_operation_not_found_yields_expired_and_is_dropped(
 
 
 def test_requested_operation_is_published_even_from_before_the_watch(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     old = insights.create("ImportIssueModel", PROJECT, LOCATION, created_ago=600, finished_ago=300)
     function = launch()
@@ -194,7 +195,7 @@ def test_requested_operation_is_published_even_from_before_the_watch(
 
 
 def test_a_body_no_json_can_render_still_reaches_the_subscriber_raw_and_marked_lossy(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     function.poll()
@@ -232,7 +233,7 @@ BAD_BODIES = [
 
 
 def test_bad_bodies_get_400_naming_the_problem_and_change_nothing(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink, state_url: str
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink, state_url: str
 ) -> None:
     function = launch()
     running = insights.create("TuneQaScorecardRevision", PROJECT, LOCATION)
@@ -287,7 +288,7 @@ def test_cloud_run_refuses_a_state_store_on_local_disk(launch: Launch) -> None:
 
 
 def test_publish_failure_answers_5xx_and_the_next_poll_delivers(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     name = insights.create("BulkUploadFeedbackLabels", PROJECT, LOCATION)
@@ -309,7 +310,7 @@ def test_publish_failure_answers_5xx_and_the_next_poll_delivers(
 
 
 def test_cloudevent_entry_point_polls_and_raises_on_failure(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(target="poll_operations_event")
     scheduler_message = json.dumps({"message": {"data": ""}}).encode()
@@ -346,7 +347,7 @@ def _post_cloudevent(url: str, body: bytes) -> int:
 
 
 def test_operation_types_limit_what_is_published_and_the_rest_is_skipped(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(OPERATION_TYPES="ExportInsightsData")
     wanted = insights.create("ExportInsightsData", PROJECT, LOCATION)
@@ -364,7 +365,7 @@ def test_operation_types_limit_what_is_published_and_the_rest_is_skipped(
 
 
 def test_partial_errors_are_routable_by_attribute(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     function.poll()

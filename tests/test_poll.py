@@ -17,8 +17,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
 from insights_poller import core, events, names
+from insights_poller.model import Event, Outcome
 from insights_poller.ports import CallError
-from insights_poller.state.base import Publication
 
 LEASE = datetime.timedelta(minutes=10)
 
@@ -278,13 +278,13 @@ def test_poll_that_died_after_publishing_is_followed_by_a_republish_with_the_sam
     world.poll()
     world.reader.put(builders.issue_model_operation(builders.name(9), ended=later(world)))
 
-    def crash(publications: Sequence[Publication]) -> None:
+    def crash(outcomes: Sequence[Outcome]) -> None:
         raise RuntimeError("process killed")
 
-    world.store.mark_published = crash  # type: ignore[method-assign]
+    world.store.mark_settled = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         world.poll()
-    del world.store.mark_published
+    del world.store.mark_settled
 
     within_lease = world.poll()
     later(world, LEASE.total_seconds() / 60 + 1)
@@ -536,7 +536,7 @@ def test_a_backlog_is_settled_in_chunks_and_what_the_budget_misses_waits_for_nex
     publish = world.publisher.publish
     chunk_sizes = []
 
-    def slow_publish(events: Sequence[events.Event], timeout_seconds: float) -> Any:
+    def slow_publish(events: Sequence[Event], timeout_seconds: float) -> Any:
         chunk_sizes.append(len(events))
         world.clock.advance(min(130, timeout_seconds))  # a chunk takes 130 s of the 240 s
         return publish(events, timeout_seconds)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from insights_poller import core, events, names
-from insights_poller.state.base import Publication
+from insights_poller.model import EXPIRED, Outcome
 
 LEASE = datetime.timedelta(minutes=10)
 MAX_PENDING_AGE = datetime.timedelta(minutes=20)
@@ -44,14 +44,14 @@ class Crash(Exception):
 
 
 class CrashingStore(InMemoryStateStore):
-    """Dies in ``mark_published`` while ``crashing`` is set."""
+    """Dies in ``mark_settled`` while ``crashing`` is set."""
 
     crashing = False
 
-    def mark_published(self, publications: Sequence[Publication]) -> None:
+    def mark_settled(self, outcomes: Sequence[Outcome]) -> None:
         if self.crashing:
             raise Crash
-        super().mark_published(publications)
+        super().mark_settled(outcomes)
 
 
 def operation(
@@ -137,7 +137,7 @@ class PollerMachine(RuleBasedStateMachine):
             )
         finally:  # a poll that crashed has published too
             for event in self.publisher.published[before:]:
-                if event.state == events.EXPIRED:
+                if event.state == EXPIRED:
                     assert event.operation not in self.finished, f"{event.operation} finished"
                     self.expired_while_running.add(event.operation)
 
@@ -297,10 +297,10 @@ class PollerMachine(RuleBasedStateMachine):
             # no record of that decision; if the operation finishes before the lease runs out,
             # the re-publish (same ce-id) carries its real outcome.
             assert first == identity or (
-                first[1] == events.EXPIRED and event.operation in self.published_by_crashed_polls
+                first[1] == EXPIRED and event.operation in self.published_by_crashed_polls
             )
             assert event.event_id == events.event_id(event.operation)
-            if event.state != events.EXPIRED and event.operation not in self.historic:
+            if event.state != EXPIRED and event.operation not in self.historic:
                 assert event.state == self.finished[event.operation]
 
     def teardown(self) -> None:

@@ -8,6 +8,7 @@ the outage ends. Nothing of the client library is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -19,8 +20,9 @@ import pytest
 from google.cloud import pubsub_v1
 
 from devstack.gcloud_emulators import EMULATOR_PROJECT
+from devstack.stack import EventSink
 from insights_poller.adapters.pubsub import PubSubEventPublisher, make_publisher_client
-from insights_poller.events import Event
+from insights_poller.model import Event
 from insights_poller.ports import CallError
 
 pytestmark = pytest.mark.integration
@@ -91,44 +93,18 @@ def proxy(pubsub_emulator: str) -> Iterator[FlakyPublishProxy]:
     server.stop()
 
 
-class Subscription:
-    """A topic and a subscription on it, made directly on the emulator (not through the proxy)."""
-
-    def __init__(self) -> None:
-        suffix = uuid.uuid4().hex[:12]
-        self._publisher = pubsub_v1.PublisherClient()
-        self.subscriber = pubsub_v1.SubscriberClient()
-        self.topic = self._publisher.topic_path(EMULATOR_PROJECT, f"isolation-{suffix}")
-        self.path = self.subscriber.subscription_path(EMULATOR_PROJECT, f"isolation-{suffix}")
-        self._publisher.create_topic(name=self.topic, timeout=30)
-        self.subscriber.create_subscription(
-            name=self.path, topic=self.topic, ack_deadline_seconds=60, timeout=30
-        )
-
-    def pull_ids(self) -> list[str]:
-        """The ``ce-id`` of every message available now, acknowledged."""
-        response = self.subscriber.pull(
-            subscription=self.path, max_messages=100, return_immediately=True, timeout=30
-        )
-        if response.received_messages:
-            self.subscriber.acknowledge(
-                subscription=self.path,
-                ack_ids=[received.ack_id for received in response.received_messages],
-                timeout=30,
-            )
-        return [received.message.attributes["ce-id"] for received in response.received_messages]
-
-    def close(self) -> None:
-        self.subscriber.delete_subscription(subscription=self.path, timeout=30)
-        self._publisher.delete_topic(topic=self.topic, timeout=30)
-        self.subscriber.close()
-
-
 @pytest.fixture
-def subscription(pubsub_emulator: str) -> Iterator[Subscription]:
-    made = Subscription()
-    yield made
-    made.close()
+def subscription(pubsub_emulator: str) -> Iterator[EventSink]:
+    """A topic and a subscription on it, made directly on the emulator (not through the proxy)."""
+    with contextlib.closing(
+        EventSink(EMULATOR_PROJECT, f"isolation-{uuid.uuid4().hex[:12]}")
+    ) as made:
+        yield made
+
+
+def _ce_ids(subscription: EventSink) -> list[str]:
+    """The ``ce-id`` of every message available now, acknowledged."""
+    return [message.attributes["ce-id"] for message in subscription.pull()]
 
 
 def _events(label: str, count: int) -> list[Event]:
@@ -162,7 +138,7 @@ def _wide_window_client() -> pubsub_v1.PublisherClient:
 )
 def test_a_publish_reported_failed_never_lands_on_another_calls_schedule(
     proxy: FlakyPublishProxy,
-    subscription: Subscription,
+    subscription: EventSink,
     make_client: Callable[[], pubsub_v1.PublisherClient],
     stagger: float,
 ) -> None:
@@ -209,7 +185,7 @@ def test_a_publish_reported_failed_never_lands_on_another_calls_schedule(
     pull_until = outage_ends + SETTLE_SECONDS
     while time.monotonic() < pull_until or not long_ids <= arrived.keys():
         assert time.monotonic() < outage_ends + LONG_TIMEOUT, f"long call lost: {arrived}"
-        for ce_id in subscription.pull_ids():
+        for ce_id in _ce_ids(subscription):
             arrived.setdefault(ce_id, time.monotonic() - began)
         time.sleep(0.2)
 
@@ -222,7 +198,7 @@ def test_a_publish_reported_failed_never_lands_on_another_calls_schedule(
 
 
 def test_the_proxy_forwards_publish_once_the_outage_is_over(
-    proxy: FlakyPublishProxy, subscription: Subscription
+    proxy: FlakyPublishProxy, subscription: EventSink
 ) -> None:
     """The proxy itself: without an outage, a publish through it lands on the emulator."""
     with pytest.MonkeyPatch.context() as patch:
@@ -233,7 +209,7 @@ def test_the_proxy_forwards_publish_once_the_outage_is_over(
     arrived: set[str] = set()
     deadline = time.monotonic() + 10.0
     while len(arrived) < len(events) and time.monotonic() < deadline:
-        arrived.update(subscription.pull_ids())
+        arrived.update(_ce_ids(subscription))
         time.sleep(0.1)
     assert arrived == {event.operation for event in events}
     assert proxy.refused == 0

@@ -5,7 +5,6 @@ client library. End to end: the function process, Pub/Sub emulator, Insights emu
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,36 +12,43 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack import LOCATION, PROJECT, REPO, EmulatorProcess, EventSink, Launch, event_data
+from stack import CheckedSink, Launch, PollerEnv
 
+from devstack.stack import (
+    LOCATION,
+    PROJECT,
+    InsightsEmulatorProcess,
+    event_data,
+    process_env,
+)
 from insights_emulator import Fault, InsightsEmulator
 from insights_poller import events
 
 pytestmark = pytest.mark.integration
 
 EUROPE = "europe-west1"
-PROJECT_NUMBER = "389908145857"
 
 
 @pytest.fixture
-def regional_emulators() -> Iterator[dict[str, EmulatorProcess]]:
+def regional_emulators(tmp_path: Path) -> Iterator[dict[str, InsightsEmulatorProcess]]:
     """One emulator process per endpoint, each serving only its own location."""
-    started: dict[str, EmulatorProcess] = {}
+    started: dict[str, InsightsEmulatorProcess] = {}
     try:
         for location in (LOCATION, EUROPE):
-            started[location] = EmulatorProcess(location, PROJECT_NUMBER)
+            log = tmp_path / f"insights-{location}.log"
+            started[location] = InsightsEmulatorProcess(log, location)
         yield started
     finally:
         for emulator in started.values():
             emulator.stop()
 
 
-def host_map(emulators: dict[str, EmulatorProcess], attribute: str) -> str:
+def host_map(emulators: dict[str, InsightsEmulatorProcess], attribute: str) -> str:
     return ",".join(f"{location}={getattr(e, attribute)}" for location, e in emulators.items())
 
 
 def test_each_location_is_polled_on_its_own_endpoint(
-    launch: Launch, regional_emulators: dict[str, EmulatorProcess], sink: EventSink
+    launch: Launch, regional_emulators: dict[str, InsightsEmulatorProcess], sink: CheckedSink
 ) -> None:
     central, europe = regional_emulators[LOCATION], regional_emulators[EUROPE]
     names = {
@@ -52,8 +58,8 @@ def test_each_location_is_polled_on_its_own_endpoint(
     }
     function = launch(
         INSIGHTS_LOCATIONS=f"{LOCATION},{EUROPE}",
-        INSIGHTS_EMULATOR_HOST=host_map(regional_emulators, "grpc"),
-        INSIGHTS_EMULATOR_REST_HOST=host_map(regional_emulators, "rest"),
+        INSIGHTS_EMULATOR_HOST=host_map(regional_emulators, "address"),
+        INSIGHTS_EMULATOR_REST_HOST=host_map(regional_emulators, "rest_address"),
     )
 
     summaries = [function.poll()]
@@ -72,11 +78,11 @@ def test_each_location_is_polled_on_its_own_endpoint(
 
 
 def test_a_location_sent_to_another_endpoint_is_refused_naming_the_right_one(
-    launch: Launch, regional_emulators: dict[str, EmulatorProcess]
+    launch: Launch, regional_emulators: dict[str, InsightsEmulatorProcess]
 ) -> None:
     function = launch(
         INSIGHTS_LOCATIONS=f"{LOCATION},{EUROPE}",
-        INSIGHTS_EMULATOR_HOST=regional_emulators[LOCATION].grpc,  # both on the global one
+        INSIGHTS_EMULATOR_HOST=regional_emulators[LOCATION].address,  # both on the global one
     )
 
     status, summary = function.post()
@@ -98,9 +104,9 @@ def as_id(name: str) -> str:
 
 def test_one_operation_whatever_the_spelling_of_its_project_one_event_one_ce_id(
     launch: Launch,
+    poller_env: PollerEnv,
     insights: InsightsEmulator,
-    sink: EventSink,
-    state_url: str,
+    sink: CheckedSink,
     tmp_path: Path,
 ) -> None:
     function = launch(GOOGLE_CLOUD_PROJECT_NUMBER="")  # to be learned from the API's names
@@ -132,17 +138,7 @@ def test_one_operation_whatever_the_spelling_of_its_project_one_event_one_ce_id(
     )
     assert status == 400 and "outside the watched project" in answer["error"]
 
-    cli_env = {
-        **os.environ,
-        "INSIGHTS_EMULATOR_HOST": insights.address or "",
-        "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address or "",
-        "PYTHONPATH": str(REPO),
-        "GOOGLE_CLOUD_PROJECT": PROJECT,
-        "GOOGLE_CLOUD_PROJECT_NUMBER": number,
-        "INSIGHTS_LOCATIONS": LOCATION,
-        "RESULTS_TOPIC": sink.topic,
-        "STATE_URL": state_url,
-    }
+    cli_env = process_env(poller_env())
     for spelling in (as_id(by_number), by_number):
         replay = subprocess.run(
             [sys.executable, "-m", "insights_poller", "replay", spelling],
@@ -160,7 +156,7 @@ def test_one_operation_whatever_the_spelling_of_its_project_one_event_one_ce_id(
 
 
 def test_bodies_carry_every_field_the_service_returned_even_newer_than_the_library(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     function.poll()
@@ -186,7 +182,7 @@ def test_bodies_carry_every_field_the_service_returned_even_newer_than_the_libra
 
 
 def test_a_failing_rest_read_still_publishes_once_marked_lossy(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(INSIGHTS_TIMEOUT_SECONDS="2")
     function.poll()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import os
 import signal
 import subprocess
 import sys
@@ -12,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from crashing_poll import MARKER
-from stack import LOCATION, PROJECT, REPO, EventSink, Launch, event_data
+from stack import CheckedSink, Launch, PollerEnv
 
 from devstack import gcloud_emulators
+from devstack.stack import LOCATION, PROJECT, event_data, process_env
 from insights_emulator import Fault, InsightsEmulator
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ QUICK_BUDGET = {
 
 
 def test_thirty_percent_of_insights_calls_failing_loses_and_doubles_nothing(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(INSIGHTS_MAX_RPS="50", INSIGHTS_TIMEOUT_SECONDS="1")
     names = [insights.create("CreateAnalysis", PROJECT, LOCATION) for _ in range(24)]
@@ -59,7 +59,7 @@ def test_pubsub_outage_answers_5xx_then_delivers_each_held_back_completion_once(
     port = int(pubsub.host_port.rsplit(":", 1)[1])
     try:
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub.host_port)
-        sink = EventSink(PROJECT, "outage-events")
+        sink = CheckedSink(PROJECT, "outage-events")
         function = launch(
             PUBSUB_EMULATOR_HOST=pubsub.host_port, RESULTS_TOPIC="outage-events", **QUICK_BUDGET
         )
@@ -71,7 +71,7 @@ def test_pubsub_outage_answers_5xx_then_delivers_each_held_back_completion_once(
         pubsub.stop()
         status, during = function.post()
         pubsub = gcloud_emulators.start_pubsub(PROJECT, port=port)
-        sink = EventSink(PROJECT, "outage-events")
+        sink = CheckedSink(PROJECT, "outage-events")
         time.sleep(3)  # a publish still retrying in the background would land by now
         after = function.poll()
         delivered = sink.drain()
@@ -88,7 +88,7 @@ def test_pubsub_outage_answers_5xx_then_delivers_each_held_back_completion_once(
 
 
 def test_process_killed_between_publish_and_record_republishes_with_the_same_id(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink, state_url: str
+    launch: Launch, poller_env: PollerEnv, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(**QUICK_BUDGET)
     names = [insights.create("CreateIssueModel", PROJECT, LOCATION) for _ in range(3)]
@@ -96,18 +96,7 @@ def test_process_killed_between_publish_and_record_republishes_with_the_same_id(
     for name in names:
         insights.succeed(name)
 
-    crashed = _run_until_marker(
-        {
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "INSIGHTS_LOCATIONS": LOCATION,
-            "RESULTS_TOPIC": sink.topic,
-            "STATE_URL": state_url,
-            "GOOGLE_CLOUD_PROJECT_NUMBER": insights.project_number(PROJECT),
-            "INSIGHTS_EMULATOR_HOST": insights.address or "",
-            "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address or "",
-            **QUICK_BUDGET,
-        }
-    )
+    crashed = _run_until_marker(poller_env(**QUICK_BUDGET))
     first = sink.drain()
     within_lease = function.poll()
     time.sleep(float(QUICK_BUDGET["CLAIM_LEASE_SECONDS"]) + 1)
@@ -127,7 +116,7 @@ def _run_until_marker(env: dict[str, str]) -> int:
     """Run crashing_poll.py until it says it published; SIGKILL it; return its status."""
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("crashing_poll.py"))],
-        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        env=process_env(env),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -141,7 +130,7 @@ def _run_until_marker(env: dict[str, str]) -> int:
 
 
 def test_an_eleven_megabyte_response_becomes_one_truncated_event_under_ten(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch()
     function.poll()
@@ -162,7 +151,7 @@ def test_an_eleven_megabyte_response_becomes_one_truncated_event_under_ten(
 
 
 def test_operation_pending_longer_than_max_pending_age_yields_one_expired_event(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(MAX_PENDING_AGE="60")
     stuck = insights.create("BulkAnalyzeConversations", PROJECT, LOCATION, created_ago=120)
@@ -182,7 +171,7 @@ def test_operation_pending_longer_than_max_pending_age_yields_one_expired_event(
 
 
 def test_two_thousand_pending_on_a_slow_api_each_poll_keeps_its_budget_and_all_arrive(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(**QUICK_BUDGET)
     # A kind the library decodes in full: settled from the listing, without a REST read each.
@@ -210,7 +199,7 @@ def test_two_thousand_pending_on_a_slow_api_each_poll_keeps_its_budget_and_all_a
 
 
 def test_a_backlog_needing_rest_reads_keeps_the_budget_and_all_arrive_complete(
-    launch: Launch, insights: InsightsEmulator, sink: EventSink
+    launch: Launch, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
     function = launch(**QUICK_BUDGET)
     # Conversation has fields newer than the library: each event needs one REST read.

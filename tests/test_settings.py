@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
+import re
+import typing
 from pathlib import Path
 
 import pytest
 
+from insights_poller import core
 from insights_poller.names import HostOverrides
 from insights_poller.settings import (
-    DEFAULT_STATE_URL,
+    DECLARATIONS,
+    NUMBERS,
     OPTIONAL_VARIABLES,
     REQUIRED_VARIABLES,
     ConfigurationError,
     Settings,
 )
+from insights_poller.state import StateLocation
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MINIMAL = {"GOOGLE_CLOUD_PROJECT": "demo-project", "RESULTS_TOPIC": "events"}
 
@@ -25,7 +34,7 @@ def test_defaults_from_a_minimal_environment() -> None:
     assert settings.project == "demo-project"
     assert settings.locations == ("us-central1",)
     assert settings.results_topic == "projects/demo-project/topics/events"
-    assert settings.state_url == DEFAULT_STATE_URL
+    assert settings.state == StateLocation("sqlite", path="poller-state.db")
     assert settings.watch_since is None
     assert settings.operation_types is None
     assert settings.insights_emulator_hosts is None
@@ -58,7 +67,7 @@ def test_every_setting_is_read() -> None:
 
     assert settings.locations == ("us-central1", "europe-west1")
     assert settings.results_topic == "projects/other-project/topics/insights-events"
-    assert settings.state_url == "firestore://poller/operations"
+    assert settings.state == StateLocation("firestore", database="poller", collection="operations")
     assert settings.project_number == "389908145857"
     assert settings.insights_emulator_hosts == HostOverrides("localhost:8089")
     rest_hosts = settings.insights_emulator_rest_hosts
@@ -72,6 +81,16 @@ def test_every_setting_is_read() -> None:
     assert (settings.poll_budget_seconds, settings.insights_max_rps) == (100, 2.5)
     assert settings.max_pending_age_seconds == 3600
     assert settings.operation_types == frozenset({"ExportInsightsData", "CreateIssueModel"})
+    assert settings.poll_options == core.PollOptions(
+        locations=("us-central1", "europe-west1"),
+        watch_since=settings.watch_since,
+        claim_lease=datetime.timedelta(seconds=120),
+        max_concurrency=4,
+        budget=datetime.timedelta(seconds=100),
+        publish_reserve=datetime.timedelta(seconds=20),
+        max_pending_age=datetime.timedelta(hours=1),
+        operation_types=settings.operation_types,
+    )
 
 
 @pytest.mark.parametrize(
@@ -85,6 +104,8 @@ def test_every_setting_is_read() -> None:
         ("INSIGHTS_LOCATIONS", "us-central1,,", "not a location id"),
         ("INSIGHTS_LOCATIONS", "US Central", "not a location id"),
         ("STATE_URL", "postgres://db/x", "is not sqlite:///PATH"),
+        ("STATE_URL", "sqlite:///", "has no file path"),
+        ("STATE_URL", "firestore:///a/b", "must name exactly one collection"),
         ("INSIGHTS_EMULATOR_HOST", "localhost", "not host:port"),
         ("INSIGHTS_EMULATOR_HOST", "localhost:99999", "not host:port"),
         ("INSIGHTS_EMULATOR_HOST", "a:1,b:2", "more than one entry without a LOCATION="),
@@ -126,7 +147,7 @@ def test_serverless_instance_refuses_state_on_local_disk() -> None:
     settings = Settings.from_env(
         {**MINIMAL, "K_SERVICE": "insights-poller", "STATE_URL": "firestore:///ops"}
     )
-    assert settings.state_url == "firestore:///ops"
+    assert settings.state == StateLocation("firestore", collection="ops")
 
 
 class RecordingEnvironment(dict[str, str]):
@@ -149,9 +170,58 @@ def test_the_declared_variables_are_exactly_the_ones_read() -> None:
     assert env.asked - {"K_SERVICE"} == set(REQUIRED_VARIABLES) | set(OPTIONAL_VARIABLES)
 
 
-def test_the_readme_documents_every_variable() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def shown(value: float) -> str:
+    """A number as the README writes it: 604800, 0.1."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def test_the_readme_documents_every_variable_with_its_declared_default_and_bounds() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
 
-    for variable in (*REQUIRED_VARIABLES, *OPTIONAL_VARIABLES):
-        assert f"`{variable}`" in table, variable
+    for name, declared in DECLARATIONS.items():
+        row = re.search(rf"^\| `{name}` \| (?P<default>[^|]*) \| (?P<meaning>.*) \|$", table, re.M)
+        assert row, f"the README's Configuration table has no row for {name}"
+        number = declared.number
+        default = shown(number.default) if number else declared.default
+        if declared.required:
+            assert row["default"] == "required", name
+        elif default is not None:
+            assert row["default"].startswith(f"`{default}`"), name
+        if number:
+            assert f"({shown(number.low)}–{shown(number.high)}" in row["meaning"], name
+
+
+DECLARATION_KEYS = {"deploy", "required", "default", "kind", "min", "max", "option", "about"}
+
+
+def test_every_declaration_is_well_formed() -> None:
+    entries = json.loads((ROOT / "insights_poller" / "settings.json").read_text(encoding="utf-8"))
+    for name, entry in entries.items():
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), name
+        assert set(entry) <= DECLARATION_KEYS, f"{name}: unknown {set(entry) - DECLARATION_KEYS}"
+        declared = DECLARATIONS[name]
+        assert declared.deploy in {"managed", "tunable", "local"}, name
+        assert declared.about.strip() and "\n" not in declared.about, name
+        assert not (declared.required and "default" in entry), f"{name} is required: no default"
+        assert declared.deploy == "local" or "_EMULATOR_" not in name, f"{name} is never deployed"
+        number = declared.number
+        if number is None:
+            assert not {"min", "max", "option"} & set(entry), f"{name} is not a number"
+            continue
+        assert number.kind in {"int", "float", "seconds"}, name
+        assert number.low <= number.default <= number.high, name
+        if number.kind == "int":
+            assert all(isinstance(entry[key], int) for key in ("default", "min", "max")), name
+
+
+def test_every_declared_poll_option_is_a_poll_options_field_of_its_type() -> None:
+    """The wiring of numbers into core.PollOptions is generic: this keeps it from drifting."""
+    fields = typing.get_type_hints(core.PollOptions)
+    kinds = {"seconds": datetime.timedelta, "int": int, "float": float}
+    named = {number.option: number.kind for number in NUMBERS.values() if number.option}
+    for option, kind in named.items():
+        assert option in fields, f"core.PollOptions has no field {option}"
+        assert fields[option] is kinds[kind], f"PollOptions.{option} is not a {kinds[kind]}"
+    structural = {"locations", "watch_since", "operation_types"}
+    assert set(named) | structural == {field.name for field in dataclasses.fields(core.PollOptions)}

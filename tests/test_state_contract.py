@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,14 +27,9 @@ from google.cloud import firestore
 from google.rpc import code_pb2
 
 from devstack.gcloud_emulators import EMULATOR_PROJECT
-from insights_poller.state import (
-    NewOperation,
-    Publication,
-    StateStore,
-    TrackedOperation,
-    open_state_store,
-)
-from insights_poller.state.base import IncompleteClaim
+from insights_poller.model import NewOperation, Outcome, TrackedOperation
+from insights_poller.ports import IncompleteClaim, StateStore
+from insights_poller.state import StateLocation, open_state_store
 from insights_poller.state.firestore import FirestoreStateStore, _Write, document_id
 from insights_poller.state.sqlite import SqliteStateStore
 
@@ -81,7 +77,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     opened: list[StateStore] = []
 
     def factory() -> StateStore:
-        store = open_state_store(url, project=EMULATOR_PROJECT)
+        store = open_state_store(StateLocation.parse(url), project=EMULATOR_PROJECT)
         opened.append(store)
         return store
 
@@ -131,7 +127,7 @@ def test_history_is_recorded_settled_and_never_over_a_tracked_record(store: Stat
     assert recorded == 1
     records = store.get_many([op(1).name, op(2).name])
     assert records[op(1).name].status == "PENDING"
-    assert (records[op(2).name].status, records[op(2).name].state) == ("PUBLISHED", "HISTORY")
+    assert (records[op(2).name].status, records[op(2).name].state) == ("SETTLED", "HISTORY")
     assert [record.name for record in store.pending()] == [op(1).name]
     # Never published: a poll that a request named it to may still claim and publish it.
     assert list(store.claim([op(2)], "poll-a", at(2), at(5))) == [op(2).name]
@@ -141,7 +137,7 @@ def test_a_request_reopens_history_and_nothing_else(store: StateStore) -> None:
     store.track([op(1), op(2)], T0, history=True)
     store.track([op(3)], T0)
     store.claim([op(3)], "poll-a", at(1), at(5))
-    store.mark_published([Publication(op(3).name, "SUCCEEDED", at(2))])
+    store.mark_settled([Outcome(op(3).name, "SUCCEEDED", at(2))])
 
     written = store.track([op(1), op(3), op(4)], at(3), reopen_history=True)
 
@@ -149,8 +145,8 @@ def test_a_request_reopens_history_and_nothing_else(store: StateStore) -> None:
     records = store.get_many([op(n).name for n in (1, 2, 3, 4)])
     assert [records[op(n).name].status for n in (1, 2, 3, 4)] == [
         "PENDING",
-        "PUBLISHED",
-        "PUBLISHED",
+        "SETTLED",
+        "SETTLED",
         "PENDING",
     ]
     assert (records[op(1).name].state, records[op(3).name].state) == (None, "SUCCEEDED")
@@ -241,7 +237,7 @@ def test_many_operations_cross_batch_boundaries(store: StateStore) -> None:
     assert len(store.get_many(names)) == 1201
     store.mark_checked(names, at(1))
     assert len(store.claim(operations, "a", at(2), at(10))) == 1201
-    store.mark_published([Publication(name, "SUCCEEDED", at(3)) for name in names])
+    store.mark_settled([Outcome(name, "SUCCEEDED", at(3)) for name in names])
     assert store.pending() == []
 
 
@@ -252,7 +248,7 @@ def test_pending_lists_never_checked_first_then_least_recently_checked(
         store.track([op(number)], at(seen))
     store.mark_checked([op(1).name], at(20))
     store.mark_checked([op(3).name], at(10))
-    store.mark_published([Publication(op(5).name, "SUCCEEDED", at(11))])
+    store.mark_settled([Outcome(op(5).name, "SUCCEEDED", at(11))])
 
     assert [record.name for record in store.pending()] == [
         op(2).name,  # never checked, seen first
@@ -280,7 +276,7 @@ def test_all_records_lists_every_status_oldest_first_and_no_metadata(store: Stat
     store.track([op(2), op(1)], T0)
     store.mark_checked([op(1).name], at(4))
     store.claim([op(2)], "poll-a", at(5), at(9))
-    store.mark_published([Publication(op(3).name, "FAILED", at(6))])
+    store.mark_settled([Outcome(op(3).name, "FAILED", at(6))])
 
     records = store.all_records()
 
@@ -289,7 +285,7 @@ def test_all_records_lists_every_status_oldest_first_and_no_metadata(store: Stat
     assert [(r.status, r.state) for r in records] == [
         ("PENDING", None),
         ("PENDING", None),
-        ("PUBLISHED", "FAILED"),
+        ("SETTLED", "FAILED"),
     ]
     assert (records[0].last_checked, records[1].claim_owner) == (at(4), "poll-a")
     assert (records[2].create_time, records[2].published_at) == (at(-9), at(6))
@@ -339,10 +335,10 @@ def test_owner_can_claim_again_and_extend_its_lease(store: StateStore) -> None:
 
 def test_published_records_are_never_claimed(store: StateStore) -> None:
     store.claim([op(1)], "poll-a", T0, at(5))
-    store.mark_published([Publication(op(1).name, "SUCCEEDED", at(1))])
+    store.mark_settled([Outcome(op(1).name, "SUCCEEDED", at(1))])
 
     record = store.get_many([op(1).name])[op(1).name]
-    assert record.status == "PUBLISHED"
+    assert record.status == "SETTLED"
     assert (record.state, record.published_at, record.detect_time) == ("SUCCEEDED", at(1), T0)
     assert record.claim_owner is None and record.claim_until is None
     assert store.claim([op(1)], "poll-a", at(2), at(7)) == {}
@@ -350,18 +346,18 @@ def test_published_records_are_never_claimed(store: StateStore) -> None:
     assert store.pending() == []
 
 
-def test_mark_published_is_unconditional_and_ignores_absent_records(store: StateStore) -> None:
+def test_mark_settled_is_unconditional_and_ignores_absent_records(store: StateStore) -> None:
     store.claim([op(1)], "poll-a", T0, at(5))
     store.claim([op(1)], "poll-b", at(6), at(11))  # poll-a's lease ran out meanwhile
-    store.mark_published(
+    store.mark_settled(
         [
-            Publication(op(1).name, "FAILED", at(7)),
-            Publication(op(9).name, "SUCCEEDED", at(7)),
+            Outcome(op(1).name, "FAILED", at(7)),
+            Outcome(op(9).name, "SUCCEEDED", at(7)),
         ]
     )
-    assert store.get_many([op(1).name])[op(1).name].status == "PUBLISHED"
+    assert store.get_many([op(1).name])[op(1).name].status == "SETTLED"
     assert op(9).name not in store.get_many([op(9).name])
-    store.mark_published([])
+    store.mark_settled([])
 
 
 def test_release_lets_another_owner_claim(store: StateStore) -> None:
@@ -410,7 +406,7 @@ def test_concurrent_claims_have_exactly_one_winner(open_store: StoreFactory, sha
 
 _CLAIM_SCRIPT = """
 import datetime, json, sys, time
-from insights_poller.state.base import NewOperation
+from insights_poller.model import NewOperation
 from insights_poller.state.sqlite import SqliteStateStore
 path, owner, start_at, count = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 store = SqliteStateStore(path)
@@ -538,8 +534,8 @@ def test_sqlite_url_paths_are_relative_or_absolute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    relative = open_state_store("sqlite:///.state/poller.db")
-    absolute = open_state_store(f"sqlite:///{tmp_path / 'abs' / 'poller.db'}")
+    relative = open_state_store(StateLocation.parse("sqlite:///.state/poller.db"))
+    absolute = open_state_store(StateLocation.parse(f"sqlite:///{tmp_path / 'abs' / 'poller.db'}"))
     try:
         assert isinstance(relative, SqliteStateStore) and isinstance(absolute, SqliteStateStore)
         assert (tmp_path / ".state" / "poller.db").is_file()
@@ -567,14 +563,16 @@ def test_sqlite_url_paths_are_relative_or_absolute(
 )
 def test_unsupported_urls_are_refused_clearly(url: str) -> None:
     with pytest.raises(ValueError, match="state store URL"):
-        open_state_store(url)
+        StateLocation.parse(url)
 
 
 @pytest.mark.integration
 def test_firestore_url_selects_database_and_collection(firestore_emulator: str) -> None:
     collection = f"ops-{uuid.uuid4().hex}"
-    default = open_state_store(f"firestore:///{collection}", project=EMULATOR_PROJECT)
-    named = open_state_store(f"firestore://other-db/{collection}", project=EMULATOR_PROJECT)
+    default = open_state_store(StateLocation.parse(f"firestore:///{collection}"), EMULATOR_PROJECT)
+    named = open_state_store(
+        StateLocation.parse(f"firestore://other-db/{collection}"), EMULATOR_PROJECT
+    )
     try:
         assert isinstance(named, FirestoreStateStore)
         named.track([op(1)], T0)
@@ -593,3 +591,51 @@ def test_document_ids_are_readable_and_distinct() -> None:
     assert all("/" not in i and not i.startswith("_") and i not in (".", "..") for i in ids)
     with pytest.raises(ValueError):
         document_id("")
+
+
+# --- the stored layout, across versions ----------------------------------------------------
+
+
+def test_sqlite_stores_settled_as_published_so_every_version_reads_it(tmp_path: Path) -> None:
+    """Versions before SETTLED wrote PUBLISHED and read anything else as PENDING: a settled
+    record written as SETTLED would be published again by a rollback, and theirs unread here."""
+    path = tmp_path / "poller.db"
+    store = SqliteStateStore(str(path))
+    try:
+        store.track([op(1), op(2)], T0)
+        store.mark_settled([Outcome(op(1).name, "SUCCEEDED", at(1))])
+        with sqlite3.connect(path) as raw:
+            stored = dict(raw.execute("SELECT name, status FROM operations").fetchall())
+            raw.execute(
+                "UPDATE operations SET status = 'PUBLISHED', state = 'FAILED' WHERE name = ?",
+                (op(2).name,),
+            )  # as an earlier version records it
+        assert stored == {op(1).name: "PUBLISHED", op(2).name: "PENDING"}
+        records = store.get_many([op(1).name, op(2).name])
+        assert [records[op(n).name].outcome for n in (1, 2)] == ["SUCCEEDED", "FAILED"]
+        assert store.pending() == []
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+def test_firestore_stores_settled_as_published_so_every_version_reads_it(
+    firestore_emulator: str,
+) -> None:
+    client = firestore.Client(project=EMULATOR_PROJECT)
+    collection = f"ops-{uuid.uuid4().hex}"
+    store = FirestoreStateStore(client, collection)
+    try:
+        store.track([op(1), op(2)], T0)
+        store.mark_settled([Outcome(op(1).name, "SUCCEEDED", at(1))])
+        documents = client.collection(collection)
+        assert documents.document(document_id(op(1).name)).get().get("status") == "PUBLISHED"
+        documents.document(document_id(op(2).name)).update(
+            {"status": "PUBLISHED", "state": "FAILED"}  # as an earlier version records it
+        )
+        records = store.get_many([op(1).name, op(2).name])
+        assert [records[op(n).name].outcome for n in (1, 2)] == ["SUCCEEDED", "FAILED"]
+        assert store.pending() == []
+    finally:
+        store.close()
+        client.close()

@@ -31,10 +31,12 @@ from google.cloud.contact_center_insights_v1 import types as insights_types
 from google.cloud.pubsub_v1 import types as pubsub_types
 from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
-from stack import LOCATION, PROJECT, REPO, EventSink, FunctionProcess
+from stack import CheckedSink
 
+from devstack.stack import LOCATION, PROJECT, REPO, FunctionProcess
 from insights_emulator import InsightsEmulator, Outcome
-from insights_poller.events import Event, build_event
+from insights_poller.events import build_event
+from insights_poller.model import Event
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +124,7 @@ class SubscriberFunction(FunctionProcess):
             repository_on_path=False,
         )
 
-    def deliver(self, message: dict[str, Any], topic: EventSink) -> int:
+    def deliver(self, message: dict[str, Any], topic: CheckedSink) -> int:
         """POST one message of ``topic`` as Eventarc does (a binary-mode CloudEvent wrapping it
         and the subscription); the HTTP status."""
         headers = {
@@ -186,9 +188,9 @@ def markers(firestore_emulator: str, collection_id: str) -> firestore.Collection
 
 
 @pytest.fixture(scope="module")
-def topic(pubsub_emulator: str) -> Iterator[EventSink]:
+def topic(pubsub_emulator: str) -> Iterator[CheckedSink]:
     """The poller's results topic, with the subscription Eventarc would create on it."""
-    sink = EventSink(PROJECT, f"results-{uuid.uuid4().hex[:12]}")
+    sink = CheckedSink(PROJECT, f"results-{uuid.uuid4().hex[:12]}")
     yield sink
     sink.close()
 
@@ -208,7 +210,7 @@ def finished(operations: InsightsEmulator, kind: str, outcome: Outcome = "succee
     return build_event(operations.get_operation(name), detect_time=DETECT_TIME)
 
 
-def through_pubsub(topic: EventSink, event: Event) -> dict[str, Any]:
+def through_pubsub(topic: CheckedSink, event: Event) -> dict[str, Any]:
     """Publish the event as the poller does; the message as received, in Pub/Sub's JSON form."""
     topic.publisher.publish(topic.topic, event.data, **event.attributes).result(timeout=30)
     (received,) = topic.drain()
@@ -231,7 +233,7 @@ def marker_status(markers: firestore.CollectionReference, event: Event) -> str |
 
 def test_export_success_logs_the_bigquery_destination(
     subscriber: SubscriberFunction,
-    topic: EventSink,
+    topic: CheckedSink,
     operations: InsightsEmulator,
     markers: firestore.CollectionReference,
 ) -> None:
@@ -252,7 +254,7 @@ def test_export_success_logs_the_bigquery_destination(
 
 def test_issue_model_is_deployed_once_however_often_its_event_arrives(
     subscriber: SubscriberFunction,
-    topic: EventSink,
+    topic: CheckedSink,
     operations: InsightsEmulator,
     fake_insights: FakeIssueModels,
     markers: firestore.CollectionReference,
@@ -291,7 +293,7 @@ def test_issue_model_is_deployed_once_however_often_its_event_arrives(
 ])  # fmt: skip
 def test_unsuccessful_operation_is_logged_and_nothing_is_deployed(
     subscriber: SubscriberFunction,
-    topic: EventSink,
+    topic: CheckedSink,
     operations: InsightsEmulator,
     fake_insights: FakeIssueModels,
     outcome: Outcome,
@@ -313,7 +315,7 @@ def test_unsuccessful_operation_is_logged_and_nothing_is_deployed(
 
 def test_failed_reaction_releases_its_claim_and_the_retry_deploys(
     subscriber: SubscriberFunction,
-    topic: EventSink,
+    topic: CheckedSink,
     operations: InsightsEmulator,
     fake_insights: FakeIssueModels,
     markers: firestore.CollectionReference,
@@ -338,7 +340,7 @@ def test_failed_reaction_releases_its_claim_and_the_retry_deploys(
 
 def test_claim_held_elsewhere_is_retried_and_an_expired_one_taken_over(
     subscriber: SubscriberFunction,
-    topic: EventSink,
+    topic: CheckedSink,
     operations: InsightsEmulator,
     fake_insights: FakeIssueModels,
     markers: firestore.CollectionReference,
@@ -373,7 +375,7 @@ def _without(attributes: dict[str, str], name: str) -> dict[str, str]:
 ])  # fmt: skip
 def test_malformed_message_is_logged_as_an_error_and_acknowledged(
     subscriber: SubscriberFunction,
-    topic: EventSink,
+    topic: CheckedSink,
     operations: InsightsEmulator,
     markers: firestore.CollectionReference,
     breakage: str,

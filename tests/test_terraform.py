@@ -1,9 +1,10 @@
 """The Terraform configuration (terraform/) held against the code it deploys.
 
-No provider can be downloaded where these tests run, so `terraform validate` and `plan` cannot
-run; `make test` runs `terraform fmt -check` and checkov. These tests parse the HCL (python-hcl2)
-and check what neither would catch: the entry point, the environment the code reads, what the
-source archive contains, how the scheduler reaches the function, and every IAM grant.
+`make test` also runs `terraform fmt -check`, checkov, `terraform validate` and `terraform test`
+(terraform/tests/, offline, every provider mocked). These tests parse the HCL (python-hcl2) and
+hold it against the code, which none of those sees: the entry point, the environment the code
+reads, what the source archive contains, how the scheduler reaches the function, and every IAM
+grant.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from hcl2.utils import SerializationOptions
 
 from insights_poller import names
 from insights_poller.settings import (
+    DECLARATIONS,
     OPTIONAL_VARIABLES,
     REQUIRED_VARIABLES,
     ConfigurationError,
     Settings,
 )
+from insights_poller.state import StateLocation
 
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM = ROOT / "terraform"
@@ -335,8 +338,22 @@ def managed_environment() -> dict[str, str]:
     return environment
 
 
+def declared(deploy: str) -> set[str]:
+    """The settings insights_poller/settings.json declares deployed as ``deploy``."""
+    return {name for name, setting in DECLARATIONS.items() if setting.deploy == deploy}
+
+
 def tunable_settings() -> set[str]:
-    return set(config().locals["tunable_poller_settings"])
+    """What local.tunable_poller_settings evaluates to: the settings declared tunable."""
+    locals_ = config().locals
+    assert locals_["declared_poller_settings"] == (
+        '${jsondecode(file("${local.repository_root}/insights_poller/settings.json"))}'
+    )
+    assert locals_["tunable_poller_settings"] == (
+        "${[for name, setting in local.declared_poller_settings : "
+        'name if setting.deploy == "tunable"]}'
+    )
+    return declared("tunable")
 
 
 def test_the_function_environment_is_exactly_the_poller_environment_plus_tunables() -> None:
@@ -366,21 +383,23 @@ def test_every_variable_the_function_can_get_is_known_to_the_code() -> None:
     assert not set(managed_environment()) & tunable_settings(), "a managed variable is tunable"
 
 
-def test_every_optional_setting_is_deployed_or_tunable_and_emulators_never_are() -> None:
+def test_the_managed_environment_is_exactly_the_settings_declared_managed() -> None:
+    assert set(managed_environment()) == declared("managed")
+
+
+def test_every_optional_setting_is_deployed_or_tunable_and_local_ones_never_are() -> None:
     deployable = set(managed_environment()) | tunable_settings()
-    emulators = {name for name in OPTIONAL_VARIABLES if "_EMULATOR_" in name}
-    assert not deployable & emulators, (
-        f"an emulator host would be deployed: {deployable & emulators}"
-    )
-    unreachable = set(OPTIONAL_VARIABLES) - emulators - deployable
+    local = declared("local")
+    assert not deployable & local, f"a local setting would be deployed: {deployable & local}"
+    unreachable = set(OPTIONAL_VARIABLES) - local - deployable
     assert not unreachable, (
-        f"optional settings {sorted(unreachable)} cannot be set on the deployed function: add them "
-        "to local.tunable_poller_settings in terraform/main.tf (and to the description of "
-        "var.poller_settings), or to local.poller_environment"
+        f"optional settings {sorted(unreachable)} cannot be set on the deployed function: declare "
+        'them "tunable" in insights_poller/settings.json, or "managed" and set them in '
+        "local.poller_environment"
     )
     description = config().variables["poller_settings"]["description"]
-    for name in tunable_settings():
-        assert name in description, f"var.poller_settings does not document {name}"
+    assert "Configuration table of the project README" in description
+    assert 'insights_poller/settings.json declares "tunable"' in description
 
 
 def test_the_environment_values_are_wired_to_their_resources() -> None:
@@ -446,7 +465,7 @@ def test_the_deployed_settings_are_accepted_by_the_code_on_cloud_run(
             "POLL_BUDGET_SECONDS": str(budget),
         }
     )
-    assert settings.state_url == url
+    assert settings.state == StateLocation.parse(url)
     assert settings.poll_budget_seconds == budget
     assert settings.results_topic == f"projects/{project}/topics/{topic_name}"
     assert settings.locations == tuple(variable_default("insights_locations"))
@@ -474,19 +493,22 @@ def test_the_poll_budget_leaves_the_function_time_to_start_and_answer() -> None:
     assert f"POLL_BUDGET_SECONDS is {margin} s less" in description
 
 
-def test_the_timing_defaults_terraform_assumes_are_the_codes() -> None:
+def declared_default(name: str) -> float:
+    number = DECLARATIONS[name].number
+    assert number is not None, f"{name} is not a number"
+    return number.default
+
+
+def test_the_timing_defaults_terraform_assumes_are_the_declared_ones() -> None:
     locals_ = config().locals
-    defaults = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "my-project", "RESULTS_TOPIC": "t-1"})
-    assert locals_["code_default_publish_timeout_seconds"] == defaults.publish_timeout_seconds
-    assert locals_["code_default_claim_lease_seconds"] == defaults.claim_lease_seconds
-    assert locals_["publish_timeout_seconds"] == (
-        '${tonumber(lookup(var.poller_settings, "PUBLISH_TIMEOUT_SECONDS", '
-        "local.code_default_publish_timeout_seconds))}"
-    )
-    assert locals_["claim_lease_seconds"] == (
-        '${tonumber(lookup(var.poller_settings, "CLAIM_LEASE_SECONDS", '
-        "local.code_default_claim_lease_seconds))}"
-    )
+    for local, variable in (
+        ("publish_timeout_seconds", "PUBLISH_TIMEOUT_SECONDS"),
+        ("claim_lease_seconds", "CLAIM_LEASE_SECONDS"),
+    ):
+        assert locals_[local] == (
+            f'${{tonumber(lookup(var.poller_settings, "{variable}", '
+            f'local.declared_poller_settings["{variable}"].default))}}'
+        )
     function = config().resource("google_cloudfunctions2_function", "main")
     conditions = [rule["condition"] for rule in block(function, "lifecycle")["precondition"]]
     assert (
@@ -503,9 +525,8 @@ def test_the_plan_time_timing_check_agrees_with_the_code(bound: str) -> None:
         bound, highest
     )
     budget = timeout - poll_budget_margin_seconds()
-    locals_ = config().locals
-    publish = locals_["code_default_publish_timeout_seconds"]
-    lease = locals_["code_default_claim_lease_seconds"]
+    publish = declared_default("PUBLISH_TIMEOUT_SECONDS")
+    lease = declared_default("CLAIM_LEASE_SECONDS")
     terraform_accepts = publish < budget < lease
     environment = {
         "GOOGLE_CLOUD_PROJECT": "my-project",
@@ -553,9 +574,13 @@ def test_the_archive_holds_the_poller_package_and_nothing_else_of_the_repo() -> 
     """The poller imports nothing outside its package (tests/unit/test_architecture.py), so
     the package, main.py and requirements.txt are the whole function."""
     files = deployed_files()
-    package = {path.relative_to(ROOT).as_posix() for path in ROOT.glob("insights_poller/**/*.py")}
+    package = {
+        path.relative_to(ROOT).as_posix()
+        for pattern in ("insights_poller/**/*.py", "insights_poller/**/*.json")
+        for path in ROOT.glob(pattern)
+    }
     assert files == {"main.py", "requirements.txt"} | package
-    assert "insights_poller/state/firestore.py" in files
+    assert {"insights_poller/state/firestore.py", "insights_poller/settings.json"} <= files
 
 
 def test_the_archive_is_built_from_the_allow_list_and_its_hash_names_the_object() -> None:
@@ -740,7 +765,7 @@ def _published_event_log_line() -> dict[str, Any]:
 
     from google.longrunning import operations_pb2
 
-    from insights_poller import app, core, events
+    from insights_poller import core, events, logs
 
     operation = operations_pb2.Operation(
         name="projects/p/locations/us-central1/operations/1", done=True
@@ -751,7 +776,7 @@ def _published_event_log_line() -> dict[str, Any]:
     summary.published_events.append(core.PublishedEvent.of(event))
     output = StringIO()
     with redirect_stdout(output):
-        app.log_summary(summary)
+        logs.log_summary(summary)
     line: dict[str, Any] = json.loads(output.getvalue().splitlines()[0])
     return line
 

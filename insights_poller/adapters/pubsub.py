@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from google.api_core import exceptions, retry
 
-from insights_poller.events import Event
+from insights_poller.model import Event
 from insights_poller.ports import CallError
 
 if TYPE_CHECKING:

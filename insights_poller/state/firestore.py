@@ -5,7 +5,8 @@ Layout, all in one collection:
 * one document per operation, id = :func:`document_id` of the operation name
   (``/`` becomes ``~``, so ``projects~p~locations~l~operations~123``), holding
   the ``TrackedOperation`` fields under their own names (timestamps as Firestore
-  timestamps; fields whose value is None are left out, which is cheaper to encode);
+  timestamps; fields whose value is None are left out, which is cheaper to encode; SETTLED is
+  written ``rules.STORED_SETTLED``);
 * one metadata document with the reserved id ``_watch`` (field ``watch_start``).
   Operation ids never start with ``_``, and the metadata document has no
   ``status`` so the PENDING query never sees it.
@@ -40,8 +41,17 @@ from google.cloud.firestore_v1.bulk_batch import BulkWriteBatch
 from google.cloud.firestore_v1.document import DocumentReference
 from google.rpc import code_pb2
 
-from insights_poller.state._common import (
+from insights_poller.model import (
     HISTORY,
+    PENDING,
+    SETTLED,
+    NewOperation,
+    Outcome,
+    TrackedOperation,
+)
+from insights_poller.ports import IncompleteClaim
+from insights_poller.state.rules import (
+    STORED_SETTLED,
     UTC,
     as_utc,
     by_name,
@@ -49,14 +59,10 @@ from insights_poller.state._common import (
     initial_record,
     new_record,
     pending_order,
+    record_status,
+    stored_status,
     unique,
     with_claim,
-)
-from insights_poller.state.base import (
-    IncompleteClaim,
-    NewOperation,
-    Publication,
-    TrackedOperation,
 )
 
 _T = TypeVar("_T")
@@ -122,7 +128,7 @@ def _record(data: Mapping[str, Any]) -> TrackedOperation:
         name=data["name"],
         location=data["location"],
         operation_type=data["operation_type"],
-        status="PUBLISHED" if data["status"] == "PUBLISHED" else "PENDING",
+        status=record_status(data["status"]),
         first_seen=first_seen,
         create_time=_time(data.get("create_time")),
         last_checked=_time(data.get("last_checked")),
@@ -311,7 +317,7 @@ class FirestoreStateStore:
 
     def pending(self) -> list[TrackedOperation]:
         """One query on ``status == PENDING``, ordered here rather than by an index."""
-        query = self._collection.where(filter=FieldFilter("status", "==", "PENDING"))
+        query = self._collection.where(filter=FieldFilter("status", "==", PENDING))
         records = [
             _record(snapshot.to_dict() or {}) for snapshot in query.stream(timeout=self._timeout)
         ]
@@ -364,12 +370,10 @@ class FirestoreStateStore:
                 name: str, snapshot: DocumentSnapshot[DocumentReference]
             ) -> tuple[_Write, TrackedOperation] | None:
                 current = _record(snapshot.to_dict() or {}) if snapshot.exists else None
-                if current is None or current.state != HISTORY or current.status != "PUBLISHED":
+                if current is None or current.state != HISTORY or current.status != SETTLED:
                     return None
-                record = dataclasses.replace(
-                    current, status="PENDING", state=None, published_at=None
-                )
-                data = {"status": "PENDING", "state": None, "published_at": None}
+                record = dataclasses.replace(current, status=PENDING, state=None, published_at=None)
+                data = {"status": PENDING, "state": None, "published_at": None}
                 return _Write(snapshot.reference, data, update_time=snapshot.update_time), record
 
             reopened, _ = self._conditional(existing, decide)
@@ -422,21 +426,21 @@ class FirestoreStateStore:
             )
         return claimed
 
-    def mark_published(self, publications: Sequence[Publication]) -> None:
-        """Unconditional update to PUBLISHED; absent documents are ignored."""
-        latest = {publication.name: publication for publication in publications}
+    def mark_settled(self, outcomes: Sequence[Outcome]) -> None:
+        """Unconditional update to SETTLED; absent documents are ignored."""
+        latest = {outcome.name: outcome for outcome in outcomes}
         writes = [
             _Write(
-                self._reference(publication.name),
+                self._reference(outcome.name),
                 {
-                    "status": "PUBLISHED",
-                    "state": publication.state,
-                    "published_at": as_utc(publication.published_at),
+                    "status": STORED_SETTLED,
+                    "state": outcome.state,
+                    "published_at": as_utc(outcome.at),
                     "claim_owner": firestore.DELETE_FIELD,
                     "claim_until": firestore.DELETE_FIELD,
                 },
             )
-            for publication in latest.values()
+            for outcome in latest.values()
         ]
         self._commit_ignoring(writes, code_pb2.NOT_FOUND)
 
@@ -449,7 +453,7 @@ class FirestoreStateStore:
             if not snapshot.exists:
                 return None
             current = _record(snapshot.to_dict() or {})
-            if current.status != "PENDING" or current.claim_owner != owner:
+            if current.status != PENDING or current.claim_owner != owner:
                 return None
             record = dataclasses.replace(current, claim_owner=None, claim_until=None)
             data = {"claim_owner": firestore.DELETE_FIELD, "claim_until": firestore.DELETE_FIELD}
@@ -488,4 +492,5 @@ def _status_error(code: int, message: str) -> exceptions.GoogleAPICallError:
 
 def _fields(record: TrackedOperation) -> dict[str, Any]:
     """A record as a Firestore document; absent values are left out (cheaper to encode/decode)."""
-    return {field: value for field, value in vars(record).items() if value is not None}
+    fields = {field: value for field, value in vars(record).items() if value is not None}
+    return {**fields, "status": stored_status(record.status)}

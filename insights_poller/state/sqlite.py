@@ -18,17 +18,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from insights_poller.state._common import (
+from insights_poller.model import NewOperation, Outcome, TrackedOperation
+from insights_poller.state.rules import (
+    STORED_SETTLED,
     UTC,
     as_utc,
     by_name,
     claimable,
     initial_record,
     new_record,
+    record_status,
+    stored_status,
     unique,
     with_claim,
 )
-from insights_poller.state.base import NewOperation, Publication, RecordStatus, TrackedOperation
 
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a call waits for another process's write transaction before failing."""
@@ -54,12 +57,12 @@ _COLUMNS = (
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM operations"
 
 _SCHEMA = (
-    """
+    f"""
 CREATE TABLE IF NOT EXISTS operations (
     name TEXT PRIMARY KEY,
     location TEXT NOT NULL,
     operation_type TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('PENDING', 'PUBLISHED')),
+    status TEXT NOT NULL CHECK (status IN ('PENDING', '{STORED_SETTLED}')),
     first_seen TEXT NOT NULL,
     create_time TEXT,
     last_checked TEXT,
@@ -84,14 +87,13 @@ def _time(value: str | None) -> datetime.datetime | None:
 
 
 def _record(row: sqlite3.Row) -> TrackedOperation:
-    status: RecordStatus = "PUBLISHED" if row["status"] == "PUBLISHED" else "PENDING"
     first_seen = _time(row["first_seen"])
     assert first_seen is not None  # NOT NULL column
     return TrackedOperation(
         name=row["name"],
         location=row["location"],
         operation_type=row["operation_type"],
-        status=status,
+        status=record_status(row["status"]),
         first_seen=first_seen,
         create_time=_time(row["create_time"]),
         last_checked=_time(row["last_checked"]),
@@ -109,7 +111,7 @@ def _row(record: TrackedOperation) -> tuple[Any, ...]:
         record.name,
         record.location,
         record.operation_type,
-        record.status,
+        stored_status(record.status),
         _text(record.first_seen),
         _text(record.create_time),
         _text(record.last_checked),
@@ -272,7 +274,7 @@ class SqliteStateStore:
         history: bool = False,
         reopen_history: bool = False,
     ) -> int:
-        """Insert absent operations (PENDING, or settled HISTORY); count the writes."""
+        """Insert absent operations (PENDING, or SETTLED as HISTORY); count the writes."""
         now = as_utc(now)
         rows = [_row(initial_record(operation, now, history=history)) for operation in operations]
         marks = ", ".join("?" * len(_COLUMNS))
@@ -280,7 +282,7 @@ class SqliteStateStore:
         if reopen_history:
             on_conflict = (
                 "DO UPDATE SET status = 'PENDING', state = NULL, published_at = NULL"
-                " WHERE operations.status = 'PUBLISHED' AND operations.state = 'HISTORY'"
+                f" WHERE operations.status = '{STORED_SETTLED}' AND operations.state = 'HISTORY'"
             )
         with self._transaction() as connection:
             before = connection.total_changes
@@ -326,13 +328,13 @@ class SqliteStateStore:
             )
         return claimed
 
-    def mark_published(self, publications: Sequence[Publication]) -> None:
-        """Set PUBLISHED with state and time, dropping the claim; absent records are ignored."""
+    def mark_settled(self, outcomes: Sequence[Outcome]) -> None:
+        """Set SETTLED with outcome and time, dropping the claim; absent records are ignored."""
         with self._transaction() as connection:
             connection.executemany(
-                "UPDATE operations SET status = 'PUBLISHED', state = ?, published_at = ?,"
+                f"UPDATE operations SET status = '{STORED_SETTLED}', state = ?, published_at = ?,"
                 " claim_owner = NULL, claim_until = NULL WHERE name = ?",
-                [(p.state, _text(p.published_at), p.name) for p in publications],
+                [(o.state, _text(o.at), o.name) for o in outcomes],
             )
 
     def release(self, names: Sequence[str], owner: str) -> None:

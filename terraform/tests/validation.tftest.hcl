@@ -58,11 +58,34 @@ run "function_timeout_past_the_scheduler_limit" {
   expect_failures = [var.function_timeout_seconds]
 }
 
+run "tunable_setting_reaches_the_function" {
+  command = plan
+
+  variables {
+    poller_settings = { MAX_PENDING_AGE = "3600", OPERATION_TYPES = "ExportInsightsData" }
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["MAX_PENDING_AGE"] == "3600" && google_cloudfunctions2_function.main.service_config[0].environment_variables["OPERATION_TYPES"] == "ExportInsightsData"
+    error_message = "Settings declared \"tunable\" in insights_poller/settings.json must reach the function."
+  }
+}
+
 run "setting_owned_by_the_configuration" {
   command = plan
 
   variables {
     poller_settings = { STATE_URL = "firestore:///elsewhere" }
+  }
+
+  expect_failures = [google_cloudfunctions2_function.main]
+}
+
+run "emulator_host_never_deployed" {
+  command = plan
+
+  variables {
+    poller_settings = { INSIGHTS_EMULATOR_HOST = "localhost:8089" }
   }
 
   expect_failures = [google_cloudfunctions2_function.main]
@@ -78,4 +101,29 @@ run "publish_timeout_past_the_poll_budget" {
   }
 
   expect_failures = [google_cloudfunctions2_function.main]
+}
+
+# ... and POLL_BUDGET_SECONDS < CLAIM_LEASE_SECONDS, whose declared default (600) applies here.
+run "poll_budget_past_the_default_claim_lease" {
+  command = plan
+
+  variables {
+    function_timeout_seconds = 1770
+  }
+
+  expect_failures = [google_cloudfunctions2_function.main]
+}
+
+run "claim_lease_raised_past_a_long_poll_budget" {
+  command = plan
+
+  variables {
+    function_timeout_seconds = 1770
+    poller_settings          = { CLAIM_LEASE_SECONDS = "1800" }
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["CLAIM_LEASE_SECONDS"] == "1800"
+    error_message = "A raised CLAIM_LEASE_SECONDS must reach the function."
+  }
 }

@@ -132,6 +132,11 @@ run "source_object_named_after_the_archive" {
   }
 
   assert {
+    condition     = contains([for source in data.archive_file.main.source : source.filename], "insights_poller/settings.json")
+    error_message = "The archive must hold the settings declaration the code reads."
+  }
+
+  assert {
     condition     = alltrue([for source in data.archive_file.main.source : contains(["main.py", "requirements.txt"], source.filename) || startswith(source.filename, "insights_poller/")])
     error_message = "The archive must hold only main.py, requirements.txt and the poller package."
   }

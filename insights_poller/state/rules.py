@@ -6,9 +6,29 @@ import dataclasses
 import datetime
 from collections.abc import Iterable
 
-from insights_poller.state.base import NewOperation, TrackedOperation
+from insights_poller.model import (
+    HISTORY,
+    PENDING,
+    SETTLED,
+    NewOperation,
+    RecordStatus,
+    TrackedOperation,
+)
 
 UTC = datetime.UTC
+
+STORED_SETTLED = "PUBLISHED"
+"""How SETTLED is written in SQLite and Firestore: the spelling of the first versions, kept so
+that every version reads every version's records right (the first versions read any status but
+theirs as PENDING, and would publish a settled record again)."""
+
+
+def stored_status(status: RecordStatus) -> str:
+    return STORED_SETTLED if status == SETTLED else PENDING
+
+
+def record_status(stored: str) -> RecordStatus:
+    return SETTLED if stored == STORED_SETTLED else PENDING
 
 
 def as_utc(value: datetime.datetime) -> datetime.datetime:
@@ -37,36 +57,32 @@ def new_record(operation: NewOperation, now: datetime.datetime) -> TrackedOperat
         name=operation.name,
         location=operation.location,
         operation_type=operation.operation_type,
-        status="PENDING",
+        status=PENDING,
         first_seen=now,
         create_time=as_utc(operation.create_time) if operation.create_time else None,
     )
 
 
-HISTORY = "HISTORY"
-"""The recorded state of an operation that had ended before the watch started (no event)."""
-
-
 def initial_record(
     operation: NewOperation, now: datetime.datetime, *, history: bool
 ) -> TrackedOperation:
-    """What ``track`` writes: a PENDING record, or with ``history`` a settled HISTORY one."""
+    """What ``track`` writes: a PENDING record, or with ``history`` one SETTLED as HISTORY."""
     record = new_record(operation, now)
     if not history:
         return record
     return dataclasses.replace(
-        record, status="PUBLISHED", state=HISTORY, published_at=record.first_seen
+        record, status=SETTLED, state=HISTORY, published_at=record.first_seen
     )
 
 
 def claimable(record: TrackedOperation, owner: str, now: datetime.datetime) -> bool:
-    """Whether ``owner`` may claim ``record`` at ``now`` (see ``StateStore.claim``).
+    """Whether ``owner`` may claim ``record`` at ``now`` (see ``ports.StateStore.claim``).
 
     A lease is live up to and including ``claim_until``: it has expired only once
     ``claim_until`` is strictly before ``now``. A HISTORY record was never published: a
     request may still claim and publish it.
     """
-    if record.status != "PENDING" and record.state != HISTORY:
+    if record.status != PENDING and record.state != HISTORY:
         return False
     if record.claim_owner is None or record.claim_owner == owner:
         return True

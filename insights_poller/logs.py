@@ -1,0 +1,46 @@
+"""Structured log lines, as Cloud Logging reads them from stdout: one per published event, one
+per error (with its gRPC code), one per poll."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from insights_poller import core
+
+
+def log_summary(summary: core.PollSummary) -> None:
+    """One line per published event, one per error (with its gRPC code), one summary."""
+    for event in summary.published_events:
+        log(
+            "INFO",
+            f"published {event.state} {event.operation_type} {event.operation}",
+            runId=summary.run_id,
+            operation=event.operation,
+            state=event.state,
+            operationType=event.operation_type,
+            eventId=event.event_id,
+        )
+    for error in summary.errors:
+        fields = error.to_json()
+        del fields["message"]  # it is the line's message
+        log(
+            "WARNING",
+            f"{error.stage} failed: {error.code}: {error.message}",
+            runId=summary.run_id,
+            **fields,
+        )
+    severity = "INFO" if summary.ok else "ERROR"
+    message = (
+        f"poll {summary.run_id}: published {summary.published}, pending {summary.pending}, "
+        f"errors {len(summary.errors)}"
+    )
+    log(severity, message, runId=summary.run_id, summary=summary.to_json())
+
+
+def log(severity: str, message: str, **fields: Any) -> None:
+    """One structured JSON line, as Cloud Logging reads them from stdout."""
+    entry = {"severity": severity, "message": message, **fields}
+    sys.stdout.write(json.dumps(entry, default=str) + "\n")
+    sys.stdout.flush()
