@@ -11,7 +11,7 @@ TERRAFORM_VENV := .venv-terraform
 TERRAFORM_INSTALLED := $(TERRAFORM_VENV)/.installed
 TERRAFORM ?= terraform
 
-.PHONY: demo test bench lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov terraform-offline
+.PHONY: demo test unit bench lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov terraform-offline
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
@@ -26,8 +26,12 @@ prerequisites: $(INSTALLED)
 demo: prerequisites
 	$(BIN)/python -m devstack.demo
 
-## test: lint, types, the Terraform checks and every test tier (unit and integration, with the emulators)
+## test: lint, types, the Terraform checks and both test tiers (unit, and integration with the emulators)
 test: lint typecheck terraform-checks pytest
+
+## unit: the unit tier alone (tests/unit): no emulator, no gcloud or Java, about half a minute
+unit: $(INSTALLED)
+	$(BIN)/python -m pytest tests/unit
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -38,9 +42,9 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy examples/subscriber/main.py  # its own run: a second module named main
 
 pytest: prerequisites
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit tests/integration
 
-## terraform-checks: terraform/ formatted, passing checkov, `terraform validate` and `terraform test` (tests/test_terraform.py runs in pytest)
+## terraform-checks: terraform/ formatted, passing checkov, `terraform validate` and `terraform test` (tests/unit/terraform/ runs in pytest)
 terraform-checks: terraform-fmt checkov terraform-offline
 
 terraform-fmt:

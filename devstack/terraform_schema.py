@@ -18,7 +18,7 @@ code (a jsii package, ``<module>/_jsii/*.jsii.tgz`` inside the wheel):
 This script reads both for each resource and data source type terraform/*.tf uses (and each
 provider's configuration), and writes them in the shape of ``terraform providers schema -json``,
 with a top-level ``source`` naming the wheels and provider versions. Sorted keys: a re-run writes
-the same bytes. tests/test_terraform_schema.py checks terraform/ against the file.
+the same bytes. tests/unit/terraform/test_terraform_schema.py checks terraform/ against the file.
 
     .venv/bin/python -m devstack.terraform_schema                # downloads the wheels with pip
     .venv/bin/python -m devstack.terraform_schema --wheels DIR   # wheels already downloaded
@@ -95,10 +95,11 @@ class SchemaError(Exception):
 # --- terraform/ ------------------------------------------------------------------------------
 
 
-def parse_hcl(path: Path) -> dict[str, Any]:
-    """One .tf file, blocks marked (``__is_block__``), strings with their quotes kept."""
+def parse_hcl(path: Path, *, raw: bool = True) -> dict[str, Any]:
+    """One HCL file. ``raw``: blocks marked (``__is_block__``), strings with their quotes kept;
+    otherwise blocks as lists and strings unquoted, as the checks of terraform/ read them."""
     options = SerializationOptions(
-        with_comments=False, explicit_blocks=True, strip_string_quotes=False
+        with_comments=False, explicit_blocks=raw, strip_string_quotes=not raw
     )
     with path.open(encoding="utf-8") as handle:
         parsed: dict[str, Any] = hcl2.load(handle, serialization_options=options)

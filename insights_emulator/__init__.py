@@ -68,8 +68,8 @@ TestCorrelationConfig, CreateIssue, UpdateQaQuestionTag, DeleteQaQuestionTag, De
 (``protos.NEWER_FIELDS``: e.g. ``IngestConversationsMetadata.sampledConversations``). All are
 built in a private protobuf pool (``protos.POOL``), never the default one: over gRPC the
 library sees unknown fields and unknown type URLs, as it would from the real service, while
-the REST read shows everything. ``tests/test_emulator_catalogue.py`` checks the catalogue
-against the document.
+the REST read shows everything. ``tests/unit/emulator/test_emulator_catalogue.py`` checks the
+catalogue against the document.
 
 Point the real client at it::
 

@@ -104,8 +104,9 @@ def _v1(name: str) -> str:
 # Newer fields on messages the library knows (discovery schema -> field; JSON names in the
 # comments), with the nested messages they need. The top-level fields of every known kind's
 # metadata and response were compared programmatically with the discovery document
-# (tests/test_emulator_catalogue.py repeats the comparison): these are all of them. Nested
-# messages (request echoes, transcripts, ...) have further newer fields, not rendered here.
+# (tests/unit/emulator/test_emulator_catalogue.py repeats the comparison): these are all of
+# them. Nested messages (request echoes, transcripts, ...) have further newer fields, not
+# rendered here.
 NEWER_ON_KNOWN: dict[str, _Message] = {
     # GoogleCloudContactcenterinsightsV1BulkAnalyzeConversationsMetadata.relabel
     "BulkAnalyzeConversationsMetadata": _m(

@@ -1,7 +1,7 @@
 # Identities and every grant of this configuration, each on the narrowest resource the API
 # allows. No basic role (owner, editor, viewer), no allUsers / allAuthenticatedUsers, and only
 # additive *_iam_member resources (nothing here replaces a policy others manage).
-# tests/test_terraform.py holds this file to exactly these grants. A resource that is the only
+# tests/unit/terraform/test_terraform.py holds this file to exactly these grants. A resource that is the only
 # one of its type is named `main`; the comment above it says what it grants.
 
 # --- Identities -------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ locals {
   declared_poller_settings = jsondecode(file("${local.repository_root}/insights_poller/settings.json"))
 
   # The environment the function runs with: every variable the code requires, and the optional
-  # ones this configuration owns. tests/test_terraform.py holds these names against the ones
+  # ones this configuration owns. tests/unit/terraform/test_terraform.py holds these names against the ones
   # declared "managed".
   poller_environment = {
     GOOGLE_CLOUD_PROJECT = var.project_id

@@ -150,7 +150,7 @@ class InMemoryStateStore:
     """A StateStore in a dict, counting its writes.
 
     It applies the real stores' rules (``insights_poller.state.rules``) and runs their
-    contract tests (``tests/test_state_contract.py``), so it cannot drift from them.
+    contract tests (``tests/state_contract.py``), so it cannot drift from them.
     """
 
     def __init__(self) -> None:

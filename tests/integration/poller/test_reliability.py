@@ -115,7 +115,7 @@ def test_process_killed_between_publish_and_record_republishes_with_the_same_id(
 def _run_until_marker(env: dict[str, str]) -> int:
     """Run crashing_poll.py until it says it published; SIGKILL it; return its status."""
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("crashing_poll.py"))],
+        [sys.executable, str(Path(__file__).resolve().parents[2] / "crashing_poll.py")],
         env=process_env(env),
         stdout=subprocess.PIPE,
         text=True,

@@ -37,7 +37,7 @@ from devstack.terraform_schema import (
     used_types,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TERRAFORM = ROOT / "terraform"
 SCHEMA = TERRAFORM / "schema" / "providers.json"
 REGENERATE = "regenerate it: .venv/bin/python -m devstack.terraform_schema"

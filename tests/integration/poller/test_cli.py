@@ -8,60 +8,20 @@ import json
 import os
 import pty
 import subprocess
-import sys
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
+from cli_runner import Cli
 from google.rpc import code_pb2
 from stack import CheckedSink, PollerEnv
 
-from devstack.stack import LOCATION, PROJECT, event_data, process_env
+from devstack.stack import LOCATION, PROJECT, event_data
 from insights_emulator import Fault, InsightsEmulator
-
-integration = pytest.mark.integration
 
 OTHER_PROJECT_OPERATION = "projects/other-project/locations/us-central1/operations/1"
 UNKNOWN_OPERATION = f"projects/{PROJECT}/locations/{LOCATION}/operations/424242"
-
-
-class Cli:
-    """Runs the command line with the test stack's configuration, from a scratch directory."""
-
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
-        self.env = process_env(env)
-        self.workdir = workdir
-
-    def run(self, *args: str, stderr: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "insights_poller", *args],
-            env=self.env,
-            cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def run_many(self, *commands: Sequence[str]) -> list[subprocess.CompletedProcess[str]]:
-        """Several commands that change nothing, run at once to keep the tests fast."""
-        with ThreadPoolExecutor(len(commands)) as pool:
-            return list(pool.map(lambda command: self.run(*command), commands))
-
-    def ok(self, *args: str) -> str:
-        """Stdout of a command that must succeed."""
-        result = self.run(*args)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
 
 
 @pytest.fixture
@@ -76,7 +36,6 @@ def state_file(state_url: str) -> Path:
 # --- poll ------------------------------------------------------------------------
 
 
-@integration
 def test_poll_prints_the_summary_and_exits_1_when_the_poll_had_errors(
     cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
@@ -108,7 +67,6 @@ def test_poll_prints_the_summary_and_exits_1_when_the_poll_had_errors(
 # --- status ----------------------------------------------------------------------
 
 
-@integration
 @pytest.mark.parametrize("state_url", ["sqlite", "firestore"], indirect=True)
 def test_status_shows_every_tracked_operation_with_filters_and_json(
     cli: Cli, insights: InsightsEmulator, sink: CheckedSink
@@ -183,7 +141,6 @@ def test_status_shows_every_tracked_operation_with_filters_and_json(
 # --- watch -----------------------------------------------------------------------
 
 
-@integration
 def test_a_bad_name_makes_watch_change_nothing_at_all(
     cli: Cli, insights: InsightsEmulator, sink: CheckedSink, state_url: str
 ) -> None:
@@ -204,7 +161,6 @@ def test_a_bad_name_makes_watch_change_nothing_at_all(
     assert malformed.returncode == 2 and "is not an operation name" in malformed.stderr
 
 
-@integration
 def test_watch_tracks_pending_publishes_done_and_reports_unknown(
     cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
@@ -242,7 +198,6 @@ def test_watch_tracks_pending_publishes_done_and_reports_unknown(
 # --- replay ----------------------------------------------------------------------
 
 
-@integration
 def test_replay_publishes_the_same_event_marked_as_a_replay_and_changes_no_state(
     cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
@@ -269,7 +224,6 @@ def test_replay_publishes_the_same_event_marked_as_a_replay_and_changes_no_state
     assert cli.json("status") == state_before
 
 
-@integration
 def test_replay_refuses_what_has_no_event_to_replay(
     cli: Cli, insights: InsightsEmulator, sink: CheckedSink
 ) -> None:
@@ -301,48 +255,9 @@ def test_replay_refuses_what_has_no_event_to_replay(
     assert cli.json("status") == state_before
 
 
-# --- help, configuration, progress ----------------------------------------------
+# --- progress ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("command", "mentions"),
-    [
-        ((), ["poll", "status", "watch", "replay", "RESULTS_TOPIC"]),
-        (("poll",), ["--json", "Exit code 0 when the poll is ok, 1"]),
-        (("status",), ["--state STATE", "--type TYPE", "--json", "HISTORY"]),
-        (("watch",), ["OPERATION [OPERATION ...]", "projects/PROJECT/locations/LOCATION"]),
-        (("replay",), ["OPERATION", 'replay="true"', "same ce-id"]),
-    ],
-)
-def test_every_command_explains_itself(
-    command: tuple[str, ...], mentions: list[str], tmp_path: Path
-) -> None:
-    unconfigured = Cli({}, tmp_path)
-    result = unconfigured.run(*command, "--help")
-    assert result.returncode == 0, result.stderr
-    text = " ".join(result.stdout.split())  # as if unwrapped
-    assert text.startswith(" ".join(["usage: python -m insights_poller", *command]))
-    for mention in mentions:
-        assert mention in text
-
-
-def test_configuration_errors_name_the_variable_and_exit_2(tmp_path: Path) -> None:
-    state = tmp_path / "state.db"
-    cli = Cli({"GOOGLE_CLOUD_PROJECT": PROJECT, "STATE_URL": f"sqlite:///{state}"}, tmp_path)
-    commands = (["poll"], ["status"], ["watch", UNKNOWN_OPERATION], ["replay", "x"])
-
-    for result in cli.run_many(*commands):
-        assert (result.returncode, result.stdout) == (2, "")
-        assert result.stderr == "error: RESULTS_TOPIC: is required but not set\n"
-    assert not state.exists()
-
-    cli.env.update(RESULTS_TOPIC="events", STATE_URL="sqlite:///")
-    result = cli.run("status")
-    assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.startswith("error: STATE_URL: state store URL 'sqlite:///' has no file")
-
-
-@integration
 def test_progress_is_drawn_on_a_terminal_and_never_into_a_pipe(
     cli: Cli, insights: InsightsEmulator
 ) -> None:

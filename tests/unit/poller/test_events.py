@@ -309,7 +309,7 @@ def test_the_attribute_contract_says_the_operation_attribute_may_be_cut() -> Non
 
 
 def _schema_of(file_name: str) -> dict[str, Any]:
-    text = (Path(__file__).resolve().parent.parent / "docs" / file_name).read_text()
+    text = (Path(__file__).resolve().parents[3] / "docs" / file_name).read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -48,7 +48,7 @@ from insights_emulator import (
 )
 
 PARENT = "projects/p/locations/l"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 # Written out independently of the emulator: what the client library declares per method.
 EXPECTED_TYPES: dict[str, tuple[Any, Any]] = {

@@ -23,7 +23,7 @@ from insights_poller.settings import (
 )
 from insights_poller.state import StateLocation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 MINIMAL = {"GOOGLE_CLOUD_PROJECT": "demo-project", "RESULTS_TOPIC": "events"}
 

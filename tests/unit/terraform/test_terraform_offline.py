@@ -14,22 +14,16 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 
 from devstack.terraform_offline import run
+from devstack.terraform_schema import parse_hcl
 
 TESTS = run.CONFIGURATION / "tests"
 
 
 def hcl(path: Path) -> dict[str, Any]:
-    options = SerializationOptions(
-        with_comments=False, explicit_blocks=False, strip_string_quotes=True
-    )
-    with path.open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = hcl2.load(handle, serialization_options=options)
-    return loaded
+    return parse_hcl(path, raw=False)
 
 
 def test_every_provider_of_the_configuration_is_overridden() -> None:

@@ -1,41 +1,27 @@
-"""The ``StateStore`` contract, checked identically against every backend.
+"""The ``StateStore`` contract: tests that every backend must pass alike.
 
-SQLite runs on a temporary file; Firestore on the official emulator with a fresh
-collection per test (marked ``integration``); the in-memory fake the poll's unit
-tests use (``tests/fakes.py``) runs it too, so it cannot drift from the real ones.
+A tier's test module imports them all and defines the ``open_store`` fixture for its backends:
+``tests/unit/poller/test_state_contract.py`` for SQLite and the in-memory fake the poll's unit
+tests use (``tests/fakes.py``, so it cannot drift from the real stores), and
+``tests/integration/poller/test_state_contract_firestore.py`` for Firestore on the official
+emulator, a fresh collection per test.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import sqlite3
-import subprocess
-import sys
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from fakes import InMemoryStateStore
-from google.api_core import exceptions
-from google.cloud import firestore
-from google.rpc import code_pb2
 
-from devstack.gcloud_emulators import EMULATOR_PROJECT
 from insights_poller.model import NewOperation, Outcome, TrackedOperation
-from insights_poller.ports import IncompleteClaim, StateStore
-from insights_poller.state import StateLocation, open_state_store
-from insights_poller.state.firestore import FirestoreStateStore, _Write, document_id
-from insights_poller.state.sqlite import SqliteStateStore
+from insights_poller.ports import StateStore
 
 UTC = datetime.UTC
 T0 = datetime.datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 StoreFactory = Callable[[], StateStore]
 
@@ -53,37 +39,6 @@ def op(number: int, create_time: datetime.datetime | None = None) -> NewOperatio
         operation_type="BulkAnalyzeConversations",
         create_time=create_time,
     )
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("firestore", marks=pytest.mark.integration), "memory"]
-)
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    """Opens store instances that all share one fresh backing store; closes them after.
-
-    The in-memory fake's backing store is its one instance: every "instance" opened is
-    that one, so what a test checks across instances it checks on the fake within one.
-    """
-    if request.param == "memory":
-        fake = InMemoryStateStore()
-        yield lambda: fake
-        fake.close()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state' / 'poller.db'}"
-    else:
-        request.getfixturevalue("firestore_emulator")
-        url = f"firestore:///ops-{uuid.uuid4().hex}"
-    opened: list[StateStore] = []
-
-    def factory() -> StateStore:
-        store = open_state_store(StateLocation.parse(url), project=EMULATOR_PROJECT)
-        opened.append(store)
-        return store
-
-    yield factory
-    for store in opened:
-        store.close()
 
 
 @pytest.fixture
@@ -401,54 +356,10 @@ def test_concurrent_claims_have_exactly_one_winner(open_store: StoreFactory, sha
     with ThreadPoolExecutor(len(owners)) as pool:
         won = dict(zip(owners, pool.map(claim, owners), strict=False))
 
-    _assert_one_winner_each(single, operations, won)
+    assert_one_winner_each(single, operations, won)
 
 
-_CLAIM_SCRIPT = """
-import datetime, json, sys, time
-from insights_poller.model import NewOperation
-from insights_poller.state.sqlite import SqliteStateStore
-path, owner, start_at, count = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-store = SqliteStateStore(path)
-ops = [NewOperation(f"projects/p/locations/us-central1/operations/{n}", "us-central1",
-                    "BulkAnalyzeConversations") for n in range(count)]
-now = datetime.datetime(2025, 1, 1, 12, 1, tzinfo=datetime.UTC)
-time.sleep(max(0.0, start_at - time.time()))
-won = store.claim(ops, owner, now, now + datetime.timedelta(minutes=5))
-print(json.dumps(sorted(won)))
-"""
-
-
-def test_sqlite_claims_from_several_processes_have_exactly_one_winner(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.db")
-    operations = [op(n) for n in range(50)]
-    owners = [f"process-{index}" for index in range(6)]
-    start_at = time.time() + 3.0  # all children open the file, then claim together
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    children = {
-        owner: subprocess.Popen(
-            [sys.executable, "-c", _CLAIM_SCRIPT, path, owner, str(start_at), "50"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment,
-        )
-        for owner in owners
-    }
-    won: dict[str, set[str]] = {}
-    for owner, child in children.items():
-        out, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err
-        won[owner] = set(json.loads(out))
-
-    store = SqliteStateStore(path)
-    try:
-        _assert_one_winner_each(store, operations, won)
-    finally:
-        store.close()
-
-
-def _assert_one_winner_each(
+def assert_one_winner_each(
     store: StateStore, operations: list[NewOperation], won: dict[str, set[str]]
 ) -> None:
     """Every operation was claimed by exactly one owner, and the store agrees."""
@@ -459,183 +370,3 @@ def _assert_one_winner_each(
     assert {name: record.claim_owner for name, record in records.items()} == {
         name: owners[0] for name, owners in winners.items()
     }
-
-
-# --- Firestore: a write that fails ----------------------------------------------
-
-
-class _FailingWrites(FirestoreStateStore):
-    """Firestore on the emulator, except that the writes to the documents in ``failing``
-    end with the given status, as if it were still failing after ``_commit``'s retries."""
-
-    def __init__(self, client: firestore.Client, collection: str) -> None:
-        super().__init__(client, collection)
-        self.failing: dict[str, int] = {}  # document id -> status code
-
-    def _commit(self, writes: Sequence[_Write]) -> list[tuple[int, str]]:
-        outcomes = super()._commit(writes)
-        return [
-            (self.failing[write.reference.id], "injected failure")
-            if write.reference.id in self.failing
-            else outcome
-            for write, outcome in zip(writes, outcomes, strict=True)
-        ]
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    "code", [code_pb2.UNAVAILABLE, code_pb2.PERMISSION_DENIED], ids=["transient", "permanent"]
-)
-def test_firestore_claim_whose_write_fails_raises_incomplete_claim(
-    firestore_emulator: str, code: int
-) -> None:
-    client = firestore.Client(project=EMULATOR_PROJECT)
-    store = _FailingWrites(client, f"ops-{uuid.uuid4().hex}")
-    try:
-        store.track([op(1), op(2)], T0)
-        store.claim([op(4)], "poll-b", T0, at(5))  # a live claim of another poll: no write
-        store.failing = {document_id(op(2).name): code}
-
-        with pytest.raises(IncompleteClaim) as raised:
-            store.claim([op(1), op(2), op(3), op(4)], "poll-a", at(1), at(6))
-
-        incomplete = raised.value
-        assert incomplete.failed == {op(2).name: (code_pb2.Code.Name(code), "injected failure")}
-        assert set(incomplete.claimed) == {op(1).name, op(3).name}
-        assert store.get_many([op(1).name, op(3).name]) == incomplete.claimed
-        assert all(record.claim_owner == "poll-a" for record in incomplete.claimed.values())
-    finally:
-        store.close()
-
-
-@pytest.mark.integration
-def test_firestore_release_lets_a_transient_failure_go_and_raises_any_other(
-    firestore_emulator: str,
-) -> None:
-    client = firestore.Client(project=EMULATOR_PROJECT)
-    store = _FailingWrites(client, f"ops-{uuid.uuid4().hex}")
-    try:
-        store.claim([op(1)], "poll-a", T0, at(5))
-        store.failing = {document_id(op(1).name): code_pb2.UNAVAILABLE}
-        store.release([op(1).name], "poll-a")  # the lease runs out instead
-        store.failing = {}
-        store.claim([op(1)], "poll-a", T0, at(5))  # the emulator did apply that release
-        store.failing = {document_id(op(1).name): code_pb2.PERMISSION_DENIED}
-        with pytest.raises(exceptions.PermissionDenied):
-            store.release([op(1).name], "poll-a")
-    finally:
-        store.close()
-
-
-# --- opening by URL ------------------------------------------------------------
-
-
-def test_sqlite_url_paths_are_relative_or_absolute(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    relative = open_state_store(StateLocation.parse("sqlite:///.state/poller.db"))
-    absolute = open_state_store(StateLocation.parse(f"sqlite:///{tmp_path / 'abs' / 'poller.db'}"))
-    try:
-        assert isinstance(relative, SqliteStateStore) and isinstance(absolute, SqliteStateStore)
-        assert (tmp_path / ".state" / "poller.db").is_file()
-        assert (tmp_path / "abs" / "poller.db").is_file()
-    finally:
-        relative.close()
-        absolute.close()
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "",
-        "poller.db",
-        "sqlite://",
-        "sqlite:///",
-        "sqlite:////",
-        "sqlite://host/poller.db",
-        "firestore://",
-        "firestore:///",
-        "firestore://db/",
-        "firestore:///a/b",
-        "redis://localhost/0",
-    ],
-)
-def test_unsupported_urls_are_refused_clearly(url: str) -> None:
-    with pytest.raises(ValueError, match="state store URL"):
-        StateLocation.parse(url)
-
-
-@pytest.mark.integration
-def test_firestore_url_selects_database_and_collection(firestore_emulator: str) -> None:
-    collection = f"ops-{uuid.uuid4().hex}"
-    default = open_state_store(StateLocation.parse(f"firestore:///{collection}"), EMULATOR_PROJECT)
-    named = open_state_store(
-        StateLocation.parse(f"firestore://other-db/{collection}"), EMULATOR_PROJECT
-    )
-    try:
-        assert isinstance(named, FirestoreStateStore)
-        named.track([op(1)], T0)
-        assert op(1).name in named.get_many([op(1).name])
-        assert default.get_many([op(1).name]) == {}
-    finally:
-        default.close()
-        named.close()
-
-
-def test_document_ids_are_readable_and_distinct() -> None:
-    assert document_id(op(7).name) == "projects~p~locations~us-central1~operations~7"
-    tricky = ["a/b", "a~b", "a%7Eb", "a%2Fb", "_watch", "__x__", ".", "..", "~", "%"]
-    ids = [document_id(name) for name in tricky]
-    assert len(set(ids)) == len(ids)
-    assert all("/" not in i and not i.startswith("_") and i not in (".", "..") for i in ids)
-    with pytest.raises(ValueError):
-        document_id("")
-
-
-# --- the stored layout, across versions ----------------------------------------------------
-
-
-def test_sqlite_stores_settled_as_published_so_every_version_reads_it(tmp_path: Path) -> None:
-    """Versions before SETTLED wrote PUBLISHED and read anything else as PENDING: a settled
-    record written as SETTLED would be published again by a rollback, and theirs unread here."""
-    path = tmp_path / "poller.db"
-    store = SqliteStateStore(str(path))
-    try:
-        store.track([op(1), op(2)], T0)
-        store.mark_settled([Outcome(op(1).name, "SUCCEEDED", at(1))])
-        with sqlite3.connect(path) as raw:
-            stored = dict(raw.execute("SELECT name, status FROM operations").fetchall())
-            raw.execute(
-                "UPDATE operations SET status = 'PUBLISHED', state = 'FAILED' WHERE name = ?",
-                (op(2).name,),
-            )  # as an earlier version records it
-        assert stored == {op(1).name: "PUBLISHED", op(2).name: "PENDING"}
-        records = store.get_many([op(1).name, op(2).name])
-        assert [records[op(n).name].outcome for n in (1, 2)] == ["SUCCEEDED", "FAILED"]
-        assert store.pending() == []
-    finally:
-        store.close()
-
-
-@pytest.mark.integration
-def test_firestore_stores_settled_as_published_so_every_version_reads_it(
-    firestore_emulator: str,
-) -> None:
-    client = firestore.Client(project=EMULATOR_PROJECT)
-    collection = f"ops-{uuid.uuid4().hex}"
-    store = FirestoreStateStore(client, collection)
-    try:
-        store.track([op(1), op(2)], T0)
-        store.mark_settled([Outcome(op(1).name, "SUCCEEDED", at(1))])
-        documents = client.collection(collection)
-        assert documents.document(document_id(op(1).name)).get().get("status") == "PUBLISHED"
-        documents.document(document_id(op(2).name)).update(
-            {"status": "PUBLISHED", "state": "FAILED"}  # as an earlier version records it
-        )
-        records = store.get_many([op(1).name, op(2).name])
-        assert [records[op(n).name].outcome for n in (1, 2)] == ["SUCCEEDED", "FAILED"]
-        assert store.pending() == []
-    finally:
-        store.close()
-        client.close()

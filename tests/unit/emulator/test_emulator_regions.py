@@ -30,7 +30,7 @@ from google.longrunning import operations_pb2, operations_pb2_grpc
 
 from insights_emulator import InsightsEmulator, ManualClock
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 
+from devstack.terraform_schema import parse_hcl
 from insights_poller import names
 from insights_poller.settings import (
     DECLARATIONS,
@@ -30,7 +29,7 @@ from insights_poller.settings import (
 )
 from insights_poller.state import StateLocation
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TERRAFORM = ROOT / "terraform"
 
 RUNTIME = "serviceAccount:${google_service_account.runtime.email}"
@@ -160,13 +159,7 @@ class Config:
 
 @cache
 def config() -> Config:
-    options = SerializationOptions(
-        with_comments=False, explicit_blocks=False, strip_string_quotes=True
-    )
-    files: dict[str, dict[str, Any]] = {}
-    for path in sorted(TERRAFORM.glob("*.tf")):
-        with path.open(encoding="utf-8") as handle:
-            files[path.name] = hcl2.load(handle, serialization_options=options)
+    files = {path.name: parse_hcl(path, raw=False) for path in sorted(TERRAFORM.glob("*.tf"))}
     assert files, "terraform/ holds no .tf file"
     return Config(files)
 
