@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from insights_poller.model import NewOperation, Outcome, TrackedOperation
+from insights_poller.model import HISTORY, NewOperation, Outcome, TrackedOperation
 from insights_poller.state.rules import (
     STORED_SETTLED,
     UTC,
@@ -282,7 +282,7 @@ class SqliteStateStore:
         if reopen_history:
             on_conflict = (
                 "DO UPDATE SET status = 'PENDING', state = NULL, published_at = NULL"
-                f" WHERE operations.status = '{STORED_SETTLED}' AND operations.state = 'HISTORY'"
+                f" WHERE operations.status = '{STORED_SETTLED}' AND operations.state = '{HISTORY}'"
             )
         with self._transaction() as connection:
             before = connection.total_changes
