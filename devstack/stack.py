@@ -69,7 +69,9 @@ def function_env(
 ) -> dict[str, str]:
     """The poller's settings for a run against ``insights``, publishing to ``topic`` (an ID or
     a path). Without ``state_url`` the poller keeps SQLite in its working directory; without
-    ``project_number`` it learns the number from the names Insights answers."""
+    ``project_number`` it learns the number from the names Insights answers. Follow-ups are
+    off unless an override turns them on: a poll then returns once its own work is done, as
+    the tests and the throughput benchmark expect."""
     if insights.address is None or insights.rest_address is None:
         raise ValueError("the Insights emulator serves no gRPC or no REST address")
     optional = {"STATE_URL": state_url, "GOOGLE_CLOUD_PROJECT_NUMBER": project_number}
@@ -79,6 +81,7 @@ def function_env(
         "RESULTS_TOPIC": topic,
         "INSIGHTS_EMULATOR_HOST": insights.address,
         "INSIGHTS_EMULATOR_REST_HOST": insights.rest_address,
+        "FOLLOW_UP_SECONDS": "0",
         **{name: value for name, value in optional.items() if value is not None},
         **overrides,
     }

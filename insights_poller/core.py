@@ -4,6 +4,13 @@ The order matters for the guarantees in the README: an operation is claimed in t
 state store before its event is published and marked published after, so the only
 possible repeat is a re-publish (same ``ce-id``) after a poll died in between.
 
+While operations are still pending after a poll, the same invocation follows up: it re-checks
+them every ``follow_up_interval`` until none is pending or the follow-up window is over, and
+publishes each as it finishes, so that an event goes out seconds after its operation ended
+rather than at the next scheduled tick. A follow-up reads the least it can: per location, the
+listing (stopped once every pending operation of the location was seen) or ``GetOperation``
+for each pending one, whichever takes fewer calls.
+
 A poll has a time budget. Discovery and checks start no new call once only the publish
 reserve is left, and listing stops at half of that work time so that checks always get
 some. A cut listing resumes where it stopped next poll; pending operations a poll did not
@@ -15,7 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Callable, Sequence
+import math
+import statistics
+import time
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -65,6 +75,10 @@ class PollOptions:
     max_pending_age: datetime.timedelta
     operation_types: frozenset[str] | None = None
     """Publish only these kinds; the others are settled as SKIPPED. None publishes all."""
+    follow_up_interval: datetime.timedelta = datetime.timedelta(0)
+    """While operations are pending after the poll, re-check them this often; 0: never."""
+    follow_up_window: datetime.timedelta = datetime.timedelta(0)
+    """Follow-ups start only this long after the poll started (and before its work deadline)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +108,16 @@ class PublishedEvent:
     state: str
     operation_type: str
     event_id: str
+    detection_latency_seconds: float | None
+    """From the operation's end to the publish's acknowledgement; None without an end time."""
 
     @classmethod
-    def of(cls, event: Event) -> PublishedEvent:
-        return cls(event.operation, event.state, event.attributes["operationType"], event.event_id)
+    def of(cls, event: Event, published_at: datetime.datetime) -> PublishedEvent:
+        latency = None
+        if event.end_time is not None:
+            latency = round((published_at - event.end_time).total_seconds(), 3)
+        kind = event.attributes["operationType"]
+        return cls(event.operation, event.state, kind, event.event_id, latency)
 
 
 @dataclasses.dataclass
@@ -116,6 +136,7 @@ class PollSummary:
     skipped: int = 0
     not_reached: int = 0
     lossy_bodies: int = 0
+    follow_ups: int = 0
     listing_complete: bool = True
     not_found: list[str] = dataclasses.field(default_factory=list)
     errors: list[PollError] = dataclasses.field(default_factory=list)
@@ -126,6 +147,17 @@ class PollSummary:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def detection_latency(self) -> dict[str, float | None]:
+        """p50 and max of the published events' detection latency, in seconds."""
+        latencies = [
+            event.detection_latency_seconds
+            for event in self.published_events
+            if event.detection_latency_seconds is not None
+        ]
+        if not latencies:
+            return {"p50": None, "max": None}
+        return {"p50": round(statistics.median(latencies), 3), "max": max(latencies)}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,6 +175,8 @@ class PollSummary:
             "claimedElsewhere": self.claimed_elsewhere,
             "skipped": self.skipped,
             "lossyBodies": self.lossy_bodies,
+            "followUps": self.follow_ups,
+            "detectionLatencySeconds": self.detection_latency(),
             "notFound": self.not_found,
             "watchStart": timestamps.format_rfc3339(self.watch_start),
             "durationSeconds": round(self.duration_seconds, 3),
@@ -160,11 +194,14 @@ def poll(
     run_id: str,
     identity: names.ProjectIdentity,
     requested: Sequence[str] = (),
+    sleep: Callable[[float], None] = time.sleep,
 ) -> PollSummary:
-    """Run one poll. ``requested``: operation names to check now and track (already validated,
-    in the watched project under either spelling); ``identity`` learns the project number from
-    what the API answers, and state is keyed by the API's spelling."""
-    return _Poll(reader, store, publisher, options, clock, run_id, identity).run(requested)
+    """Run one poll, and its follow-ups. ``requested``: operation names to check now and track
+    (already validated, in the watched project under either spelling); ``identity`` learns the
+    project number from what the API answers, and state is keyed by the API's spelling;
+    ``sleep`` waits between follow-ups (a fake clock's ``advance`` in tests)."""
+    poll_run = _Poll(reader, store, publisher, options, clock, run_id, identity, sleep)
+    return poll_run.run(requested)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,6 +272,32 @@ class Findings:
         )
 
 
+@dataclasses.dataclass
+class _FollowUpState:
+    """What follow-ups carry from round to round."""
+
+    records: dict[str, TrackedOperation]
+    """The records of the running operations, as far as this poll knows them."""
+    pages: dict[str, float]
+    """Per location, how many pages its last complete listing took (inf: unknown)."""
+    listed_since: dict[str, datetime.datetime]
+    """Per location, when its last listing started: what ended since may be new."""
+    seen: set[str]
+    """Operations already watched or looked up: a listing never reads their records again."""
+
+
+def _pending_view(operation: NewOperation, first_seen: datetime.datetime) -> TrackedOperation:
+    """The record of an operation this poll tracked, as the state store now holds it."""
+    return TrackedOperation(
+        name=operation.name,
+        location=operation.location,
+        operation_type=operation.operation_type,
+        status=PENDING,
+        first_seen=first_seen,
+        create_time=operation.create_time,
+    )
+
+
 _NOT_REACHED = object()
 _LOSSY = object()
 """The REST read of a body failed: the event carries what gRPC gave, marked ``lossyBody``."""
@@ -256,8 +319,10 @@ class _Poll:
         clock: Clock,
         run_id: str,
         identity: names.ProjectIdentity,
+        sleep: Callable[[float], None],
     ) -> None:
         self.reader = reader
+        self.sleep = sleep
         self.identity = identity
         self.store = store
         self.publisher = publisher
@@ -295,13 +360,117 @@ class _Poll:
         settled = self._settle_all(settlements)
         kept = self._keep_requested(requested, pending, findings, settled)
 
-        # Still owed an event: what is pending, and what finished but was not settled this poll
-        # (a publish that failed, or what the budget did not reach).
-        owed = {*pending, *findings.tracked, *kept, *(s.name for s in settlements)}
+        # Still owed an event: what still runs, which follow-ups watch; and what finished but was
+        # not settled (a publish that failed, or what the budget did not reach), which waits for
+        # the next poll, as a publish that failed would fail again seconds later.
+        finished = {settlement.name for settlement in settlements}
+        running = {*pending, *findings.tracked, *kept} - finished - settled
+        left = finished - settled
         self.summary.not_found = findings.not_found
-        self.summary.pending = len(owed - settled)
+        if running:
+            running, unsettled = self._follow_ups(running, pending, findings.tracked, listings)
+            left |= unsettled
+        self.summary.pending = len(running | left)
         self.summary.duration_seconds = (self.clock() - self.started).total_seconds()
         return self.summary
+
+    def _follow_ups(
+        self,
+        running: set[str],
+        pending: dict[str, TrackedOperation],
+        tracked: dict[str, NewOperation],
+        listings: Sequence[Listing],
+    ) -> tuple[set[str], set[str]]:
+        """Re-check what is still running every ``follow_up_interval``, publishing what
+        finished, until nothing runs or no round can start within the follow-up window and
+        the work deadline. Returns what still runs, and what finished but was not settled."""
+        unsettled: set[str] = set()
+        interval = self.options.follow_up_interval.total_seconds()
+        if interval <= 0:
+            return running, unsettled
+        window_end = min(self.started + self.options.follow_up_window, self.work_deadline)
+        state = _FollowUpState(
+            records={**pending, **{n: _pending_view(o, self.started) for n, o in tracked.items()}},
+            pages={
+                listing.location: len(listing.pages) if listing.complete else math.inf
+                for listing in listings
+            },
+            listed_since=dict.fromkeys(self.options.locations, self.started),
+            seen=set(running),
+        )
+        while running and self.clock() + datetime.timedelta(seconds=interval) < window_end:
+            self.sleep(interval)
+            self.summary.follow_ups += 1
+            running, failed = self._follow_up(running, state)
+            unsettled |= failed
+        return running, unsettled
+
+    def _follow_up(self, running: set[str], state: _FollowUpState) -> tuple[set[str], set[str]]:
+        """One round: per location, the listing or a ``GetOperation`` per running operation,
+        whichever takes fewer calls; then settle what finished. Returns what still runs, and
+        what finished but was not settled (left for the next poll)."""
+        started = self.clock()
+        by_location: dict[str, list[str]] = {}
+        for name in sorted(running):
+            by_location.setdefault(operation_parts(name)[1], []).append(name)
+        listed = [loc for loc, names in by_location.items() if len(names) > state.pages[loc]]
+        with ThreadPoolExecutor(max_workers=max(1, min(len(listed), 8))) as pool:
+            listings = list(
+                pool.map(lambda loc: self._list_until_seen(loc, by_location[loc]), listed)
+            )
+        findings = Findings()
+        for listing in listings:
+            findings = findings | self._sort_follow_up(listing, running, state)
+            state.listed_since[listing.location] = started
+            if listing.complete:
+                state.pages[listing.location] = len(listing.pages)
+        to_get = [name for loc, names in by_location.items() if loc not in listed for name in names]
+        records = {name: state.records[name] for name in to_get if name in state.records}
+        findings = findings | self._check(to_get, records, mark=False)
+        settlements: list[Settlement] = [Finished(o) for o in findings.finished.values()]
+        settled = self._settle_all([*settlements, *findings.gone.values()])
+        for name, operation in findings.tracked.items():
+            state.records[name] = _pending_view(operation, started)
+        finished = {*findings.finished, *findings.gone}
+        still_running = (running | set(findings.tracked)) - finished - set(findings.not_found)
+        return still_running, finished - settled
+
+    def _sort_follow_up(
+        self, listing: Listing, running: set[str], state: _FollowUpState
+    ) -> Findings:
+        """What a follow-up listing shows: running operations that finished; and, read from the
+        state store once each, operations that started since (tracked) or that started and
+        ended since the location was last listed (published unless already settled)."""
+        found = Findings()
+        new: list[NewOperation] = []
+        candidates: dict[str, operations_pb2.Operation] = {}
+        since = state.listed_since[listing.location]
+        for page in listing.pages:
+            for operation in page:
+                name = operation.name
+                if name in running:
+                    if operation.done:
+                        found.finished[name] = operation
+                    else:
+                        found.running.add(name)
+                elif name in state.seen:
+                    continue
+                elif not operation.done:
+                    new.append(events.describe(operation))
+                elif _ended_after(operation, since):
+                    candidates[name] = operation
+        state.seen.update(operation.name for operation in new)
+        state.seen.update(candidates)
+        if candidates:
+            known = self.store.get_many(candidates)
+            for name, operation in candidates.items():
+                record = known.get(name)
+                if record is None or record.status == PENDING:
+                    found.finished[name] = operation
+        if new:
+            settled = self.store.get_many(operation.name for operation in new)
+            found.tracked = self._track([o for o in new if o.name not in settled])
+        return found
 
     def _keep_requested(
         self,
@@ -420,27 +589,20 @@ class _Poll:
         cursor = self.store.listing_cursor(location)
         page_token, wrapped = cursor, not cursor
         while True:
-            seconds_left = (self.listing_deadline - self.clock()).total_seconds()
             try:
-                if seconds_left <= 0:
-                    raise BudgetExhausted(location)
-                operations, next_token = self.reader.list_page(location, page_token, seconds_left)
-            except BudgetExhausted:
-                if page_token != cursor:
-                    self.store.save_listing_cursor(location, page_token)
-                return Listing(location, pages, complete=False)
+                page = self._page(location, page_token, self.listing_deadline)
             except CallError as error:
                 if error.code == "INVALID_ARGUMENT" and page_token and page_token == cursor:
                     page_token, wrapped = "", True  # the stored token went stale: start over
                     continue
-                self.summary.errors.append(
-                    PollError("list", error.code, error.message, location=location)
-                )
+                self._list_failed(location, error)
                 return Listing(location, pages, complete=False)
-            if operations:
-                self.identity.learn(operations[0].name)
+            if page is None:
+                if page_token != cursor:
+                    self.store.save_listing_cursor(location, page_token)
+                return Listing(location, pages, complete=False)
+            operations, page_token = page
             pages.append(operations)
-            page_token = next_token
             if not page_token:
                 if wrapped:
                     if cursor:
@@ -448,17 +610,58 @@ class _Poll:
                     return Listing(location, pages, complete=True)
                 wrapped = True
 
+    def _list_until_seen(self, location: str, names: Collection[str]) -> Listing:
+        """A follow-up's listing of ``location``: from the first page, until every one of
+        ``names`` was seen (then ``complete`` is False unless that was the last page)."""
+        pages: list[Sequence[operations_pb2.Operation]] = []
+        unseen, page_token = set(names), ""
+        while True:
+            try:
+                page = self._page(location, page_token, self.work_deadline)
+            except CallError as error:
+                self._list_failed(location, error)
+                return Listing(location, pages, complete=False)
+            if page is None:
+                return Listing(location, pages, complete=False)
+            operations, page_token = page
+            pages.append(operations)
+            unseen.difference_update(operation.name for operation in operations)
+            if not page_token or not unseen:
+                return Listing(location, pages, complete=not page_token)
+
+    def _page(
+        self, location: str, page_token: str, deadline: datetime.datetime
+    ) -> tuple[Sequence[operations_pb2.Operation], str] | None:
+        """One page and the next token, or None when no time is left before ``deadline``."""
+        seconds_left = (deadline - self.clock()).total_seconds()
+        try:
+            if seconds_left <= 0:
+                raise BudgetExhausted(location)
+            operations, next_token = self.reader.list_page(location, page_token, seconds_left)
+        except BudgetExhausted:
+            return None
+        if operations:
+            self.identity.learn(operations[0].name)
+        return operations, next_token
+
+    def _list_failed(self, location: str, error: CallError) -> None:
+        self.summary.errors.append(PollError("list", error.code, error.message, location=location))
+
     def _track(self, new: Sequence[NewOperation]) -> dict[str, NewOperation]:
         """Track ``new`` as pending; returns them by name."""
         if new:
             self.summary.newly_tracked += self.store.track(new, self.clock())
         return {operation.name: operation for operation in new}
 
-    def _check(self, names: Sequence[str], pending: dict[str, TrackedOperation]) -> Findings:
+    def _check(
+        self, names: Sequence[str], pending: dict[str, TrackedOperation], *, mark: bool = True
+    ) -> Findings:
         """GetOperation for what the listings did not settle, a bounded number at a time.
 
         What the API answers is keyed by the name it answers with: a name requested with the
         project ID comes back with the number, and is then one operation with the listed one.
+        ``mark``: record the check on the records (``last_checked`` orders the next poll's
+        checks; a follow-up, which checks them all every few seconds, leaves it).
         """
         found = Findings()
         if not names:
@@ -510,7 +713,7 @@ class _Poll:
             if record is None:
                 new.setdefault(name, events.describe(result))
         found.tracked = self._track(list(new.values()))
-        if checked:
+        if checked and mark:
             self.store.mark_checked(list(dict.fromkeys(checked)), self.clock())
         return found
 
@@ -674,7 +877,7 @@ class _Poll:
             failure = outcomes.get(event.operation, CallError("UNKNOWN", "no publish outcome"))
             if failure is None:
                 published.append(Outcome(event.operation, event.state, recorded_at))
-                self.summary.published_events.append(PublishedEvent.of(event))
+                self.summary.published_events.append(PublishedEvent.of(event, recorded_at))
             else:
                 failed.append(event.operation)
                 self.summary.errors.append(

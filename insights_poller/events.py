@@ -245,6 +245,7 @@ def _event(
         state=data["state"],
         data=_fitted_payload(data),
         attributes={key: _fit_attribute(value) for key, value in attributes.items()},
+        end_time=end_time,
     )
 
 

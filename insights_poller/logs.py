@@ -21,6 +21,7 @@ def log_summary(summary: core.PollSummary) -> None:
             state=event.state,
             operationType=event.operation_type,
             eventId=event.event_id,
+            **_latency(event),
         )
     for error in summary.errors:
         fields = error.to_json()
@@ -44,3 +45,9 @@ def log(severity: str, message: str, **fields: Any) -> None:
     entry = {"severity": severity, "message": message, **fields}
     sys.stdout.write(json.dumps(entry, default=str) + "\n")
     sys.stdout.flush()
+
+
+def _latency(event: core.PublishedEvent) -> dict[str, float]:
+    """``detectionLatencySeconds`` when the event has an end time (an EXPIRED one has none)."""
+    latency = event.detection_latency_seconds
+    return {} if latency is None else {"detectionLatencySeconds": latency}

@@ -98,6 +98,8 @@ class Event:
     state: str
     data: bytes
     attributes: Mapping[str, str]
+    end_time: datetime.datetime | None = None
+    """When the operation ended (the data's ``endTime``), for measuring detection latency."""
 
     @property
     def event_id(self) -> str:

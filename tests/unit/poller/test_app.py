@@ -12,7 +12,10 @@ from fakes import FakePublisher, FakeReader, InMemoryStateStore
 from insights_poller import app, events, names, requested, triggers
 from insights_poller.settings import Settings
 
-SETTINGS = Settings.from_env({"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events"})
+SETTINGS = Settings.from_env(
+    {"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events", "FOLLOW_UP_SECONDS": "0"}
+)
+"""Follow-ups off: these polls run on the real clock (follow-ups: test_follow_ups.py)."""
 
 
 class UnreachableStateStore(InMemoryStateStore):

@@ -15,7 +15,10 @@ from hypothesis import strategies as st
 from insights_poller import app, triggers
 from insights_poller.settings import Settings
 
-SETTINGS = Settings.from_env({"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events"})
+SETTINGS = Settings.from_env(
+    {"GOOGLE_CLOUD_PROJECT": builders.PROJECT, "RESULTS_TOPIC": "events", "FOLLOW_UP_SECONDS": "0"}
+)
+"""Follow-ups off: these polls run on the real clock (follow-ups: test_follow_ups.py)."""
 FUZZ = settings(
     max_examples=300,
     deadline=None,

@@ -62,6 +62,8 @@ def test_every_setting_is_read() -> None:
             "CLAIM_LEASE_SECONDS": "120",
             "MAX_PENDING_AGE": "3600",
             "OPERATION_TYPES": "ExportInsightsData, CreateIssueModel",
+            "FOLLOW_UP_SECONDS": "2.5",
+            "FOLLOW_UP_WINDOW_SECONDS": "80",
         }
     )
 
@@ -88,6 +90,8 @@ def test_every_setting_is_read() -> None:
         max_concurrency=4,
         budget=datetime.timedelta(seconds=100),
         publish_reserve=datetime.timedelta(seconds=20),
+        follow_up_interval=datetime.timedelta(seconds=2.5),
+        follow_up_window=datetime.timedelta(seconds=80),
         max_pending_age=datetime.timedelta(hours=1),
         operation_types=settings.operation_types,
     )
