@@ -95,6 +95,12 @@ class CountingStore:
     def mark_baselined(self, location: str, now: datetime) -> None:
         self._timed(lambda: self._inner.mark_baselined(location, now), lambda _: 0, lambda _: 1)
 
+    def take_follow_ups(self, run_id: str) -> None:
+        self._timed(lambda: self._inner.take_follow_ups(run_id), lambda _: 0, lambda _: 1)
+
+    def follow_up_owner(self) -> str | None:
+        return self._timed(self._inner.follow_up_owner, lambda _: 1, lambda _: 0)
+
     def mark_checked(self, names: Sequence[str], now: datetime) -> None:
         self._timed(lambda: self._inner.mark_checked(names, now), lambda _: 0, lambda _: len(names))
 

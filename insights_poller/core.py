@@ -382,8 +382,10 @@ class _Poll:
         listings: Sequence[Listing],
     ) -> tuple[set[str], set[str]]:
         """Re-check what is still running every ``follow_up_interval``, publishing what
-        finished, until nothing runs or no round can start within the follow-up window and
-        the work deadline. Returns what still runs, and what finished but was not settled."""
+        finished, until nothing runs, no round can start within the follow-up window and the
+        work deadline, or a later poll took the follow-ups over (it started from the same
+        records, so it watches all this one does). Returns what still runs, and what finished
+        but was not settled."""
         unsettled: set[str] = set()
         interval = self.options.follow_up_interval.total_seconds()
         if interval <= 0:
@@ -398,8 +400,11 @@ class _Poll:
             listed_since=dict.fromkeys(self.options.locations, self.started),
             seen=set(running),
         )
+        self.store.take_follow_ups(self.run_id)
         while running and self.clock() + datetime.timedelta(seconds=interval) < window_end:
             self.sleep(interval)
+            if self.store.follow_up_owner() != self.run_id:
+                break  # a later poll follows up now, over the same records: no work twice
             self.summary.follow_ups += 1
             running, failed = self._follow_up(running, state)
             unsettled |= failed

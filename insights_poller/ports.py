@@ -140,6 +140,14 @@ class StateStore(Protocol):
         """Remember that a listing of ``location`` was complete (its history baseline is set)."""
         ...
 
+    def take_follow_ups(self, run_id: str) -> None:
+        """Make ``run_id`` the poll that follows up, taking over from any poll before it."""
+        ...
+
+    def follow_up_owner(self) -> str | None:
+        """The poll that follows up now (None before the first): another stops its own."""
+        ...
+
     def mark_checked(self, names: Sequence[str], now: datetime.datetime) -> None:
         """Set ``last_checked`` on existing records (others are ignored)."""
         ...

@@ -159,6 +159,7 @@ class InMemoryStateStore:
         self.records: dict[str, TrackedOperation] = {}
         self.cursors: dict[str, str] = {}
         self.baselines: set[str] = set()
+        self.follower: str | None = None
         self.writes = 0
         self.failing_claims: set[str] = set()
         """Names whose claim write fails (UNAVAILABLE): ``claim`` raises ``IncompleteClaim``."""
@@ -192,6 +193,15 @@ class InMemoryStateStore:
             if location not in self.baselines:
                 self.baselines.add(location)
                 self.writes += 1
+
+    def take_follow_ups(self, run_id: str) -> None:
+        with self._lock:
+            self.follower = run_id
+            self.writes += 1
+
+    def follow_up_owner(self) -> str | None:
+        with self._lock:
+            return self.follower
 
     def pending(self) -> list[TrackedOperation]:
         with self._lock:

@@ -370,3 +370,13 @@ def assert_one_winner_each(
     assert {name: record.claim_owner for name, record in records.items()} == {
         name: owners[0] for name, owners in winners.items()
     }
+
+
+def test_the_latest_poll_to_take_the_follow_ups_owns_them(open_store: StoreFactory) -> None:
+    first, second = open_store(), open_store()
+    assert first.follow_up_owner() is None
+
+    first.take_follow_ups("run-a")
+    assert second.follow_up_owner() == "run-a"
+    second.take_follow_ups("run-b")
+    assert (first.follow_up_owner(), second.follow_up_owner()) == ("run-b", "run-b")

@@ -74,6 +74,8 @@ CURSORS_DOCUMENT_ID = "_listing_cursors"
 """Per location (one field each), where a listing cut short by the poll's budget resumes."""
 BASELINES_DOCUMENT_ID = "_history_baselines"
 """Per location (one field each), when its first complete listing set its history baseline."""
+FOLLOW_UPS_DOCUMENT_ID = "_follow_ups"
+"""Which poll follows up now (field ``run_id``)."""
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds allowed for each Firestore RPC."""
@@ -314,6 +316,15 @@ class FirestoreStateStore:
     def mark_baselined(self, location: str, now: datetime.datetime) -> None:
         reference = self._collection.document(BASELINES_DOCUMENT_ID)
         reference.set({location: as_utc(now)}, merge=True, timeout=self._timeout)
+
+    def take_follow_ups(self, run_id: str) -> None:
+        reference = self._collection.document(FOLLOW_UPS_DOCUMENT_ID)
+        reference.set({"run_id": run_id}, timeout=self._timeout)
+
+    def follow_up_owner(self) -> str | None:
+        snapshot = self._collection.document(FOLLOW_UPS_DOCUMENT_ID).get(timeout=self._timeout)
+        owner = (snapshot.to_dict() or {}).get("run_id") if snapshot.exists else None
+        return None if owner is None else str(owner)
 
     def pending(self) -> list[TrackedOperation]:
         """One query on ``status == PENDING``, ordered here rather than by an index."""

@@ -38,6 +38,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 
 _CURSOR_KEY = "listing_cursor:"
 _BASELINE_KEY = "baselined:"
+_FOLLOW_UPS_KEY = "follow_ups"
 _CHUNK = 500  # names per IN (...) list, well below SQLite's bound-parameter limit
 
 _COLUMNS = (
@@ -239,6 +240,21 @@ class SqliteStateStore:
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (_BASELINE_KEY + location, _text(as_utc(now))),
             )
+
+    def take_follow_ups(self, run_id: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_FOLLOW_UPS_KEY, run_id),
+            )
+
+    def follow_up_owner(self) -> str | None:
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT value FROM meta WHERE key = ?", (_FOLLOW_UPS_KEY,)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def pending(self) -> list[TrackedOperation]:
         """PENDING records, never checked first, then by ``last_checked``, then ``first_seen``."""

@@ -253,3 +253,21 @@ def test_latency_is_measured_from_the_end_to_the_publish(world: World) -> None:
     latencies = {e.operation: e.detection_latency_seconds for e in summary.published_events}
     assert latencies == {first: 4.0, second: 1.0}  # found by the rounds at 5 s and at 10 s
     assert summary.detection_latency() == {"p50": 2.5, "max": 4.0}
+
+
+def test_a_later_poll_that_takes_the_follow_ups_over_stops_this_one(world: World) -> None:
+    world.running(1)
+    sleeps_before = len(world.sleeps)
+
+    def next_tick_after_two_rounds(seconds: float) -> None:
+        world.clock.advance(seconds)
+        world.sleeps.append(seconds)
+        if len(world.sleeps) - sleeps_before == 3:
+            world.store.take_follow_ups("the-next-tick")
+
+    world.sleep = next_tick_after_two_rounds  # type: ignore[method-assign]
+
+    summary = world.poll()
+
+    assert summary.follow_ups == 2 and summary.pending == 1
+    assert world.reader.get_calls == [builders.name(1)] * 2
