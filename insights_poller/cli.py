@@ -184,6 +184,13 @@ def _summary_lines(summary: core.PollSummary) -> list[str]:
         details.append(f"skipped {summary.skipped} (OPERATION_TYPES)")
     if summary.not_found:
         details.append(f"not found {', '.join(summary.not_found)}")
+    if summary.follow_ups:
+        details.append(f"follow-ups {summary.follow_ups}")
+    latency = summary.detection_latency()
+    if latency["max"] is not None:
+        details.append(
+            f"published {latency['p50']:g} s after the end (p50), {latency['max']:g} s max"
+        )
     lines.append(", ".join(details))
     lines.append(
         f"watching since {format_rfc3339(summary.watch_start)}; "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -48,7 +49,11 @@ def test_poll_prints_the_summary_and_exits_1_when_the_poll_had_errors(
     lines = cli.ok("poll").splitlines()
     assert lines[0] == "poll: published 1, pending 0, errors 0 (SUCCEEDED 1)"
     assert lines[1].split() == ["published", "SUCCEEDED", "CreateIssueModel", model]
-    assert lines[2] == "newly tracked 0, listed 1, checked 0"
+    assert re.fullmatch(
+        r"newly tracked 0, listed 1, checked 0, published [0-9.]+ s after the end \(p50\), "
+        r"[0-9.]+ s max",
+        lines[2],
+    )
     assert lines[3].startswith(f"watching since {first['watchStart']}; run ")
     assert [event_data(message)["operation"] for message in sink.drain()] == [model]
 
