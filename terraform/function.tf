@@ -59,6 +59,17 @@ resource "google_cloudfunctions2_function" "main" {
       condition     = local.publish_timeout_seconds < local.poll_budget_seconds && local.poll_budget_seconds < local.claim_lease_seconds
       error_message = "The poll budget (POLL_BUDGET_SECONDS = ${local.poll_budget_seconds}, from function_timeout_seconds) must exceed PUBLISH_TIMEOUT_SECONDS (${local.publish_timeout_seconds}) and stay below CLAIM_LEASE_SECONDS (${local.claim_lease_seconds}): change function_timeout_seconds or set these in poller_settings."
     }
+    # The follow-up window (main.tf) is derived only from the schedule forms "* * * * *" and
+    # "*/N * * * *"; the code never follows up past the poll's work deadline, so a longer window
+    # would not be the one asked for (insights_poller/core.py ends follow-ups at the earlier).
+    precondition {
+      condition     = local.follow_up_window_seconds != null
+      error_message = "The follow-up window cannot be derived from schedule \"${var.schedule}\" (only \"* * * * *\" and \"*/N * * * *\" are understood): set follow_up_window_seconds, in seconds, to a little less than the shortest time between two of its ticks (at most ${local.poll_work_seconds}, or 0 for no follow-ups)."
+    }
+    precondition {
+      condition     = local.follow_up_window_seconds == null ? true : local.follow_up_window_seconds <= local.poll_work_seconds
+      error_message = "follow_up_window_seconds (${coalesce(local.follow_up_window_seconds, 0)}) may not exceed POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS (${local.poll_budget_seconds} - ${local.publish_timeout_seconds} = ${local.poll_work_seconds}): follow-up rounds start only before the poll's work deadline. Lower it, or raise function_timeout_seconds."
+    }
   }
 
   depends_on = [

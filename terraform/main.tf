@@ -31,6 +31,7 @@ locals {
     RESULTS_TOPIC               = google_pubsub_topic.events.id
     STATE_URL                   = local.state_url
     POLL_BUDGET_SECONDS         = tostring(local.poll_budget_seconds)
+    FOLLOW_UP_WINDOW_SECONDS    = tostring(local.follow_up_window_seconds)
   }
 
   # Optional settings of the code a user may set through var.poller_settings: those declared
@@ -46,6 +47,27 @@ locals {
   poll_budget_seconds     = var.function_timeout_seconds - 60
   publish_timeout_seconds = tonumber(lookup(var.poller_settings, "PUBLISH_TIMEOUT_SECONDS", local.declared_poller_settings["PUBLISH_TIMEOUT_SECONDS"].default))
   claim_lease_seconds     = tonumber(lookup(var.poller_settings, "CLAIM_LEASE_SECONDS", local.declared_poller_settings["CLAIM_LEASE_SECONDS"].default))
+
+  # FOLLOW_UP_WINDOW_SECONDS: how long after its start an invocation keeps re-checking the
+  # operations its poll left pending (every FOLLOW_UP_SECONDS). It should end before the next
+  # tick: Cloud Scheduler never runs two executions of a job at once, and delays a tick until the
+  # previous execution has finished (Cloud Scheduler API, Job.schedule: "execution n + 1 of a job
+  # will not begin until execution n has finished"). So, unless var.follow_up_window_seconds sets
+  # it, it is the time between two ticks less a margin for the last round and its publishes,
+  # capped at the poll's work deadline, POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS: the code
+  # starts follow-up rounds only before it, whatever the window says (a longer one set in
+  # var.follow_up_window_seconds fails the function's precondition instead).
+  # tests/unit/terraform/test_terraform.py holds this rule against the code's.
+  #
+  # The schedule's minute step: 1 for "* * * * *", N for "*/N * * * *", null for any other form
+  # (the function's precondition then asks for var.follow_up_window_seconds).
+  schedule_minute_step = one([for match in regexall("^(?:\\*|\\*/([1-9][0-9]*))(?: +\\*){4}$", trimspace(var.schedule)) : match[0] == null ? 1 : tonumber(match[0])])
+  # The shortest time between two ticks: */N fires at minutes 0, N, 2N, ... of every hour, so when
+  # N does not divide 60 the gap across the hour is shorter (*/7: from :56 to :00, 4 minutes).
+  schedule_period_seconds  = local.schedule_minute_step == null ? null : 60 * min(local.schedule_minute_step, 60 - local.schedule_minute_step * floor(59 / local.schedule_minute_step))
+  follow_up_margin_seconds = 10
+  poll_work_seconds        = local.poll_budget_seconds - local.publish_timeout_seconds
+  follow_up_window_seconds = var.follow_up_window_seconds != null ? var.follow_up_window_seconds : local.schedule_period_seconds == null ? null : min(local.schedule_period_seconds - local.follow_up_margin_seconds, local.poll_work_seconds)
 
   # The code accepts firestore:///COLLECTION (default database) or
   # firestore://DATABASE/COLLECTION; on Cloud Run it refuses anything that is not Firestore.

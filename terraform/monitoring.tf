@@ -1,7 +1,8 @@
-# Monitoring: a log-based metric of published events, and alerts for on-call before a silent
-# stall. Polls are counted from Cloud Run's request log of the function's service (one entry
-# per poll, 5xx included when the function crashed or timed out); published events from the
-# poller's own JSON log line per event (jsonPayload.eventId, .state, .operationType).
+# Monitoring: log-based metrics of published events and of their detection latency, and alerts
+# for on-call before a silent stall. Polls are counted from Cloud Run's request log of the
+# function's service (one entry per poll, 5xx included when the function crashed or timed out);
+# published events from the poller's own JSON log line per event (jsonPayload.eventId, .state,
+# .operationType, and .detectionLatencySeconds when the operation has an end time).
 
 locals {
   service_logs = join(" AND ", [
@@ -42,6 +43,56 @@ resource "google_logging_metric" "published_events" {
   depends_on = [google_project_service.main]
 }
 
+# How long after an operation ended its event was published (publish time minus the operation's
+# endTime, as the poller logs it): a distribution, charted by percentile. A distribution
+# log-based metric needs metric kind DELTA, value type DISTRIBUTION and a value extractor; an
+# entry whose value cannot be extracted or read as a double is left out of it (Cloud Logging
+# API, LogMetric.metric_descriptor and LogMetric.value_extractor). EXPIRED events carry no end
+# time, hence no field: the filter asks for it, so they are not counted at all.
+# Buckets: exponential, the i-th finite one [scale * growth^(i-1), scale * growth^i) (Cloud
+# Monitoring API, Distribution.BucketOptions.Exponential): 0.1 s * 1.5^26 = 3788 s, so 0.1 s to
+# just over an hour in 26 buckets each 50% wider than the last (a percentile is read to within
+# one bucket); anything longer falls in the overflow bucket.
+resource "google_logging_metric" "detection_latency" {
+  project         = var.project_id
+  name            = "${var.name}/detection_latency"
+  description     = "Seconds from an Insights operation's end (its endTime) to the publish of its event, by operation state and type. EXPIRED events, which have no end time, are not counted."
+  filter          = "${local.service_logs} AND jsonPayload.eventId:* AND jsonPayload.detectionLatencySeconds:* AND severity=INFO"
+  value_extractor = "EXTRACT(jsonPayload.detectionLatencySeconds)"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "s"
+    display_name = "Insights poller: detection latency"
+
+    labels {
+      key         = "state"
+      value_type  = "STRING"
+      description = "SUCCEEDED, FAILED or CANCELLED."
+    }
+    labels {
+      key         = "operation_type"
+      value_type  = "STRING"
+      description = "The long-running method, e.g. ExportInsightsData."
+    }
+  }
+  label_extractors = {
+    state          = "EXTRACT(jsonPayload.state)"
+    operation_type = "EXTRACT(jsonPayload.operationType)"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 26
+      growth_factor      = 1.5
+      scale              = 0.1
+    }
+  }
+
+  depends_on = [google_project_service.main]
+}
+
 resource "google_logging_metric" "successful_polls" {
   project     = var.project_id
   name        = "${var.name}/successful_polls"
@@ -70,6 +121,7 @@ resource "time_sleep" "metrics" {
   triggers = {
     metrics = join(",", [
       google_logging_metric.published_events.id,
+      google_logging_metric.detection_latency.id,
       google_logging_metric.successful_polls.id,
       google_logging_metric.failed_polls.id,
     ])

@@ -10,8 +10,9 @@ resource "google_cloud_scheduler_job" "main" {
   time_zone   = var.schedule_time_zone
 
   # Longer than the function may run (the margin covers a cold start), so Cloud Scheduler never
-  # gives up on a poll that is still working. At most 1800s, Cloud Scheduler's limit for HTTP
-  # targets: var.function_timeout_seconds is validated accordingly.
+  # gives up on a poll that is still working; an invocation, follow-ups included, ends within
+  # POLL_BUDGET_SECONDS, 60 s before the timeout. At most 1800s, Cloud Scheduler's limit for
+  # HTTP targets: var.function_timeout_seconds is validated accordingly.
   attempt_deadline = "${var.function_timeout_seconds + 30}s"
 
   retry_config {

@@ -71,12 +71,23 @@ variable "scheduler_retry_count" {
 
 variable "function_timeout_seconds" {
   type        = number
-  description = "How long one poll may run. The poller's POLL_BUDGET_SECONDS is 60 s less (above 540 s, raise CLAIM_LEASE_SECONDS in poller_settings past it); the scheduler's attempt deadline is 30 s more, and Cloud Scheduler allows at most 1800 s."
-  default     = 300
+  description = "How long one invocation (a poll and its follow-ups) may run, in seconds. The poller's POLL_BUDGET_SECONDS is 60 s less (above 540 s, raise CLAIM_LEASE_SECONDS in poller_settings past it), and the follow-up window at most POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS: the default 420 s (a budget of 360 s) lets follow-ups cover the default 5-minute period. The scheduler's attempt deadline is 30 s more, and Cloud Scheduler allows at most 1800 s."
+  default     = 420
 
   validation {
     condition     = var.function_timeout_seconds >= 180 && var.function_timeout_seconds <= 1770 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
     error_message = "function_timeout_seconds must be a whole number from 180 to 1770."
+  }
+}
+
+variable "follow_up_window_seconds" {
+  type        = number
+  description = "How long, in seconds from its start, an invocation keeps re-checking the operations its poll left pending (every FOLLOW_UP_SECONDS, a poller_setting) and publishes those that finish: FOLLOW_UP_WINDOW_SECONDS. Null: the time between two ticks of the schedule less 10 s, for a schedule of the form \"* * * * *\" or \"*/N * * * *\" (another form needs it set), capped at POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS, which a value set here may not exceed either. 0 turns follow-ups off."
+  default     = null
+
+  validation {
+    condition     = var.follow_up_window_seconds == null ? true : var.follow_up_window_seconds >= 0 && var.follow_up_window_seconds <= 3540 && floor(var.follow_up_window_seconds) == var.follow_up_window_seconds
+    error_message = "follow_up_window_seconds must be null (derived from the schedule) or a whole number of seconds from 0 to 3540."
   }
 }
 
@@ -115,7 +126,7 @@ variable "function_requests_per_instance_count" {
 
 variable "poller_settings" {
   type        = map(string)
-  description = "Optional settings of the poller, as environment variables (see the Configuration table of the project README): those insights_poller/settings.json declares \"tunable\"; a plan that sets another fails, listing them. The others are set by this configuration (POLL_BUDGET_SECONDS from function_timeout_seconds)."
+  description = "Optional settings of the poller, as environment variables (see the Configuration table of the project README): those insights_poller/settings.json declares \"tunable\"; a plan that sets another fails, listing them. The others are set by this configuration (POLL_BUDGET_SECONDS from function_timeout_seconds, FOLLOW_UP_WINDOW_SECONDS from follow_up_window_seconds or the schedule)."
   default     = {}
 
   validation {

@@ -48,13 +48,49 @@ run "plan_defaults" {
   }
 
   assert {
-    condition     = google_cloudfunctions2_function.main.service_config[0].timeout_seconds == 300 && google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"] == "240"
+    condition     = google_cloudfunctions2_function.main.service_config[0].timeout_seconds == 420 && google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"] == "360"
     error_message = "The poll budget is the function timeout less 60 s."
   }
 
   assert {
-    condition     = google_cloud_scheduler_job.main.attempt_deadline == "330s" && google_cloud_scheduler_job.main.schedule == "*/5 * * * *"
+    condition     = google_cloud_scheduler_job.main.attempt_deadline == "450s" && google_cloud_scheduler_job.main.schedule == "*/5 * * * *"
     error_message = "The scheduler waits 30 s longer than the function may run, every 5 minutes."
+  }
+
+  # The 5-minute period less 10 s: follow-ups cover the period, and end before the next tick.
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "290"
+    error_message = "With the default schedule the follow-up window is 300 s - 10 s, not ${google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]}."
+  }
+
+  # Each timing fits inside the next: window <= budget - publish timeout (the code refuses
+  # more), budget < function timeout < the scheduler's attempt deadline.
+  assert {
+    condition     = tonumber(google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]) <= tonumber(google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"]) - local.publish_timeout_seconds
+    error_message = "FOLLOW_UP_WINDOW_SECONDS must not exceed POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS."
+  }
+
+  assert {
+    condition     = tonumber(google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"]) < google_cloudfunctions2_function.main.service_config[0].timeout_seconds
+    error_message = "POLL_BUDGET_SECONDS must be less than the function timeout."
+  }
+
+  assert {
+    condition     = tonumber(trimsuffix(google_cloud_scheduler_job.main.attempt_deadline, "s")) > google_cloudfunctions2_function.main.service_config[0].timeout_seconds
+    error_message = "The scheduler's attempt deadline must outlast the function timeout."
+  }
+
+  # Detection latency: a distribution whose finite buckets reach from 0.1 s to past an hour.
+  assert {
+    condition = alltrue([
+      google_logging_metric.detection_latency.metric_descriptor[0].metric_kind == "DELTA",
+      google_logging_metric.detection_latency.metric_descriptor[0].value_type == "DISTRIBUTION",
+      google_logging_metric.detection_latency.metric_descriptor[0].unit == "s",
+      google_logging_metric.detection_latency.value_extractor == "EXTRACT(jsonPayload.detectionLatencySeconds)",
+      google_logging_metric.detection_latency.bucket_options[0].exponential_buckets[0].scale <= 0.1,
+      google_logging_metric.detection_latency.bucket_options[0].exponential_buckets[0].scale * pow(google_logging_metric.detection_latency.bucket_options[0].exponential_buckets[0].growth_factor, google_logging_metric.detection_latency.bucket_options[0].exponential_buckets[0].num_finite_buckets) >= 3600,
+    ])
+    error_message = "The detection latency metric must be a DELTA distribution in seconds of jsonPayload.detectionLatencySeconds, bucketed from 0.1 s to at least an hour."
   }
 
   assert {
@@ -95,7 +131,7 @@ run "apply_defaults" {
   }
 
   assert {
-    condition     = time_sleep.metrics.triggers["metrics"] == join(",", [google_logging_metric.published_events.id, google_logging_metric.successful_polls.id, google_logging_metric.failed_polls.id])
+    condition     = time_sleep.metrics.triggers["metrics"] == join(",", [google_logging_metric.published_events.id, google_logging_metric.detection_latency.id, google_logging_metric.successful_polls.id, google_logging_metric.failed_polls.id])
     error_message = "The alert policies must wait for the log-based metrics they read."
   }
 }

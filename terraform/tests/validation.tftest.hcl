@@ -127,3 +127,176 @@ run "claim_lease_raised_past_a_long_poll_budget" {
     error_message = "A raised CLAIM_LEASE_SECONDS must reach the function."
   }
 }
+
+# --- The follow-up window (FOLLOW_UP_WINDOW_SECONDS) -------------------------------------------
+# Derived from the schedule ("* * * * *" or "*/N * * * *": the shortest time between two ticks,
+# less 10 s), capped at POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS; follow_up_window_seconds
+# overrides it. Each run that plans also holds the timings against each other.
+
+run "follow_up_window_every_minute" {
+  command = plan
+
+  variables {
+    schedule = "* * * * *"
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "50"
+    error_message = "Every minute, the window is 60 s - 10 s, not ${google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]}."
+  }
+
+  assert {
+    condition     = tonumber(google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]) <= tonumber(google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"]) - local.publish_timeout_seconds
+    error_message = "FOLLOW_UP_WINDOW_SECONDS must not exceed POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS."
+  }
+}
+
+# */7 fires at :00, :07, ... :56, then :00 again: the shortest gap is 4 minutes, not 7.
+run "follow_up_window_of_a_step_that_does_not_divide_the_hour" {
+  command = plan
+
+  variables {
+    schedule = "*/7 * * * *"
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "230"
+    error_message = "For */7 the window is the 4 minutes from :56 to :00 less 10 s, not ${google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]}."
+  }
+}
+
+# The shortest timeout: POLL_BUDGET_SECONDS 120, less PUBLISH_TIMEOUT_SECONDS 60.
+run "follow_up_window_capped_at_the_work_deadline" {
+  command = plan
+
+  variables {
+    function_timeout_seconds = 180
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "60"
+    error_message = "The window must be capped at 120 s - 60 s, not ${google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]}."
+  }
+}
+
+# The cap follows a PUBLISH_TIMEOUT_SECONDS set in poller_settings: 360 - 120.
+run "follow_up_window_capped_by_a_raised_publish_timeout" {
+  command = plan
+
+  variables {
+    poller_settings = { PUBLISH_TIMEOUT_SECONDS = "120" }
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "240"
+    error_message = "The window must be capped at 360 s - 120 s, not ${google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]}."
+  }
+}
+
+# The longest timeout, and a half-hourly schedule: 1800 s - 10 s capped at 1710 s - 60 s.
+run "follow_up_window_with_the_longest_timeout" {
+  command = plan
+
+  variables {
+    schedule                 = "*/30 * * * *"
+    function_timeout_seconds = 1770
+    poller_settings          = { CLAIM_LEASE_SECONDS = "1800" }
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "1650"
+    error_message = "The window must be capped at 1710 s - 60 s, not ${google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"]}."
+  }
+
+  assert {
+    condition     = tonumber(google_cloudfunctions2_function.main.service_config[0].environment_variables["POLL_BUDGET_SECONDS"]) < google_cloudfunctions2_function.main.service_config[0].timeout_seconds
+    error_message = "POLL_BUDGET_SECONDS must be less than the function timeout."
+  }
+
+  assert {
+    condition     = tonumber(trimsuffix(google_cloud_scheduler_job.main.attempt_deadline, "s")) > google_cloudfunctions2_function.main.service_config[0].timeout_seconds
+    error_message = "The scheduler's attempt deadline must outlast the function timeout."
+  }
+}
+
+run "follow_up_window_set_explicitly_wins" {
+  command = plan
+
+  variables {
+    follow_up_window_seconds = 120
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "120"
+    error_message = "follow_up_window_seconds must reach the function as it is."
+  }
+}
+
+run "follow_up_window_set_for_a_schedule_it_cannot_be_derived_from" {
+  command = plan
+
+  variables {
+    schedule                 = "0 * * * *"
+    follow_up_window_seconds = 0
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "0"
+    error_message = "follow_up_window_seconds = 0 (no follow-ups) must reach the function."
+  }
+}
+
+run "follow_up_window_not_derivable_from_the_schedule" {
+  command = plan
+
+  variables {
+    schedule = "0 * * * *"
+  }
+
+  expect_failures = [google_cloudfunctions2_function.main]
+}
+
+# The code refuses FOLLOW_UP_WINDOW_SECONDS > POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS
+# (360 - 60 by default); the limit itself is accepted.
+run "follow_up_window_past_the_work_deadline" {
+  command = plan
+
+  variables {
+    follow_up_window_seconds = 301
+  }
+
+  expect_failures = [google_cloudfunctions2_function.main]
+}
+
+run "follow_up_window_at_the_work_deadline" {
+  command = plan
+
+  variables {
+    follow_up_window_seconds = 300
+  }
+
+  assert {
+    condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["FOLLOW_UP_WINDOW_SECONDS"] == "300"
+    error_message = "A window of exactly POLL_BUDGET_SECONDS - PUBLISH_TIMEOUT_SECONDS is accepted."
+  }
+}
+
+run "follow_up_window_not_whole" {
+  command = plan
+
+  variables {
+    follow_up_window_seconds = 2.5
+  }
+
+  expect_failures = [var.follow_up_window_seconds]
+}
+
+run "follow_up_window_past_its_declared_maximum" {
+  command = plan
+
+  variables {
+    follow_up_window_seconds = 3541
+  }
+
+  expect_failures = [var.follow_up_window_seconds]
+}

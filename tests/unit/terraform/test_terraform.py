@@ -10,6 +10,7 @@ grant.
 from __future__ import annotations
 
 import ast
+import datetime
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -402,6 +403,7 @@ def test_the_environment_values_are_wired_to_their_resources() -> None:
     assert environment["INSIGHTS_LOCATIONS"] == '${join(",", var.insights_locations)}'
     assert environment["STATE_URL"] == "${local.state_url}"
     assert environment["POLL_BUDGET_SECONDS"] == "${tostring(local.poll_budget_seconds)}"
+    assert environment["FOLLOW_UP_WINDOW_SECONDS"] == "${tostring(local.follow_up_window_seconds)}"
     assert config().locals["firestore_database_id"] == (
         "${var.create_firestore_database ? google_firestore_database.main[0].name"
         " : var.firestore_database_id}"
@@ -444,6 +446,12 @@ def test_the_deployed_settings_are_accepted_by_the_code_on_cloud_run(
 
     project = "my-project"
     budget = variable_default("function_timeout_seconds") - poll_budget_margin_seconds()
+    window = derived_follow_up_window(
+        variable_default("schedule"),
+        variable_default("function_timeout_seconds"),
+        declared_default("PUBLISH_TIMEOUT_SECONDS"),
+    )
+    assert window is not None, "the default schedule gives no follow-up window"
     topic_name = render(
         config().resource("google_pubsub_topic", "events")["name"],
         {"var.name": variable_default("name")},
@@ -456,10 +464,12 @@ def test_the_deployed_settings_are_accepted_by_the_code_on_cloud_run(
             "INSIGHTS_LOCATIONS": ",".join(variable_default("insights_locations")),
             "STATE_URL": url,
             "POLL_BUDGET_SECONDS": str(budget),
+            "FOLLOW_UP_WINDOW_SECONDS": str(window),
         }
     )
     assert settings.state == StateLocation.parse(url)
     assert settings.poll_budget_seconds == budget
+    assert settings.numbers["FOLLOW_UP_WINDOW_SECONDS"] == window
     assert settings.results_topic == f"projects/{project}/topics/{topic_name}"
     assert settings.locations == tuple(variable_default("insights_locations"))
 
@@ -535,6 +545,149 @@ def test_the_plan_time_timing_check_agrees_with_the_code(bound: str) -> None:
     assert terraform_accepts == code_accepts, (timeout, budget)
     if bound != "highest":
         assert code_accepts, f"function_timeout_seconds = {timeout} is allowed but cannot run"
+
+
+# --- The follow-up window ------------------------------------------------------------------------
+
+# What local.schedule_minute_step, local.schedule_period_seconds and local.follow_up_window_seconds
+# are (terraform/main.tf): derived_follow_up_window below is their rule in Python.
+SCHEDULE_MINUTE_STEP = (
+    '${one([for match in regexall("^(?:\\\\*|\\\\*/([1-9][0-9]*))(?: +\\\\*){4}$", '
+    "trimspace(var.schedule)) : match[0] == null ? 1 : tonumber(match[0])])}"
+)
+SCHEDULE_PERIOD_SECONDS = (
+    "${local.schedule_minute_step == null ? null : 60 * min(local.schedule_minute_step, "
+    "60 - local.schedule_minute_step * floor(59 / local.schedule_minute_step))}"
+)
+FOLLOW_UP_WINDOW_SECONDS = (
+    "${var.follow_up_window_seconds != null ? var.follow_up_window_seconds : "
+    "local.schedule_period_seconds == null ? null : "
+    "min(local.schedule_period_seconds - local.follow_up_margin_seconds, "
+    "local.poll_work_seconds)}"
+)
+
+
+def follow_up_margin_seconds() -> int:
+    margin = config().locals["follow_up_margin_seconds"]
+    assert isinstance(margin, int), f"local.follow_up_margin_seconds {margin!r} is not a number"
+    return margin
+
+
+def derived_follow_up_window(
+    schedule: str, timeout: float, publish: float, explicit: float | None = None
+) -> float | None:
+    """local.follow_up_window_seconds for these inputs; None where the plan fails for it."""
+    if explicit is not None:
+        return explicit
+    match = re.fullmatch(r"(?:\*|\*/([1-9][0-9]*))(?: +\*){4}", schedule.strip())
+    if match is None:
+        return None
+    step = int(match[1]) if match[1] else 1
+    period = 60 * min(step, 60 - step * (59 // step))
+    budget = timeout - poll_budget_margin_seconds()
+    return min(period - follow_up_margin_seconds(), budget - publish)
+
+
+def test_the_follow_up_window_rule_is_the_one_mirrored_here() -> None:
+    locals_ = config().locals
+    assert locals_["schedule_minute_step"] == SCHEDULE_MINUTE_STEP
+    assert locals_["schedule_period_seconds"] == SCHEDULE_PERIOD_SECONDS
+    assert locals_["follow_up_window_seconds"] == FOLLOW_UP_WINDOW_SECONDS
+    assert locals_["poll_work_seconds"] == (
+        "${local.poll_budget_seconds - local.publish_timeout_seconds}"
+    )
+    assert follow_up_margin_seconds() == 10
+    function = config().resource("google_cloudfunctions2_function", "main")
+    conditions = [rule["condition"] for rule in block(function, "lifecycle")["precondition"]]
+    assert "${local.follow_up_window_seconds != null}" in conditions
+    assert (
+        "${local.follow_up_window_seconds == null ? true : "
+        "local.follow_up_window_seconds <= local.poll_work_seconds}"
+    ) in conditions
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timeout", "window"),
+    [
+        ("*/5 * * * *", None, 290),  # the defaults: the period, less 10 s
+        ("* * * * *", None, 50),
+        ("*/7 * * * *", None, 230),  # :56 to :00 is the shortest gap
+        ("*/5 * * * *", 180, 60),  # capped at POLL_BUDGET_SECONDS 120 - PUBLISH_TIMEOUT_SECONDS 60
+        ("0 * * * *", None, None),  # not derivable: follow_up_window_seconds is required
+        ("*/5 9-17 * * *", None, None),
+    ],
+)
+def test_the_follow_up_window_derived_from_the_schedule(
+    schedule: str, timeout: int | None, window: int | None
+) -> None:
+    timeout = timeout or variable_default("function_timeout_seconds")
+    publish = declared_default("PUBLISH_TIMEOUT_SECONDS")
+    assert derived_follow_up_window(schedule, timeout, publish) == window
+
+
+def test_the_follow_up_window_variable_is_bounded_like_the_setting() -> None:
+    variable = config().variables["follow_up_window_seconds"]
+    assert variable["type"] == "number"
+    assert variable["default"] is None
+    (condition,) = validation_conditions("follow_up_window_seconds")
+    number = DECLARATIONS["FOLLOW_UP_WINDOW_SECONDS"].number
+    assert number is not None
+    assert f"var.follow_up_window_seconds >= {number.low:g}" in condition
+    assert f"var.follow_up_window_seconds <= {number.high:g}" in condition
+    assert "floor(var.follow_up_window_seconds) == var.follow_up_window_seconds" in condition
+
+
+def follow_up_cases() -> Iterator[tuple[str, int, int | None]]:
+    """(schedule, function timeout, follow_up_window_seconds or None): derived windows at the
+    timeout's bounds, and explicit ones on either side of the work deadline."""
+    lowest, highest = timeout_bounds()
+    default = variable_default("function_timeout_seconds")
+    for schedule in ("*/5 * * * *", "* * * * *", "*/30 * * * *"):
+        for timeout in (lowest, default, highest):
+            yield schedule, timeout, None
+    work = default - poll_budget_margin_seconds() - declared_default("PUBLISH_TIMEOUT_SECONDS")
+    for explicit in (0, int(work), int(work) + 1):
+        yield "0 * * * *", default, explicit
+
+
+@pytest.mark.parametrize(("schedule", "timeout", "explicit"), list(follow_up_cases()))
+def test_the_plan_time_follow_up_window_check_agrees_with_the_code(
+    schedule: str, timeout: int, explicit: int | None
+) -> None:
+    """With poller_settings left empty: the timing precondition fails exactly when the code
+    refuses the environment, and a window the follow-up precondition lets through reaches the
+    poll whole. The code never follows up past the work deadline (POLL_BUDGET_SECONDS -
+    PUBLISH_TIMEOUT_SECONDS): a longer window would be refused or silently cut short there,
+    so the plan fails for it instead."""
+    budget = timeout - poll_budget_margin_seconds()
+    publish = declared_default("PUBLISH_TIMEOUT_SECONDS")
+    lease = declared_default("CLAIM_LEASE_SECONDS")
+    window = derived_follow_up_window(schedule, timeout, publish, explicit)
+    assert window is not None, schedule
+    environment = {
+        "GOOGLE_CLOUD_PROJECT": "my-project",
+        "RESULTS_TOPIC": "t-1",
+        "POLL_BUDGET_SECONDS": str(budget),
+        "FOLLOW_UP_WINDOW_SECONDS": str(window),
+    }
+    try:
+        settings: Settings | None = Settings.from_env(environment)
+    except ConfigurationError:
+        settings = None
+    case = (schedule, timeout, budget, window)
+    if not publish < budget < lease:  # the function's timing precondition fails
+        assert settings is None, case
+        return
+    if window <= budget - publish:  # the follow-up precondition passes
+        assert settings is not None, case
+        options = settings.poll_options
+        assert options.follow_up_window == datetime.timedelta(seconds=window), case
+        assert options.follow_up_window <= options.budget - options.publish_reserve, case
+    else:  # the plan fails: the code refuses the window, or would end follow-ups before it
+        assert settings is None or (
+            settings.poll_options.follow_up_window
+            > settings.poll_options.budget - settings.poll_options.publish_reserve
+        ), case
 
 
 def test_the_locations_validation_is_the_codes_location_pattern() -> None:
@@ -749,24 +902,31 @@ def test_only_the_invoker_may_invoke_and_nothing_invokes_unauthenticated() -> No
 # --- Monitoring -----------------------------------------------------------------------------------
 
 
-def _published_event_log_line() -> dict[str, Any]:
-    """The JSON line the poller logs for one published event."""
-    import datetime
+def _published_event_log_line(latency_seconds: float | None = None) -> dict[str, Any]:
+    """The JSON line the poller logs for one published event: of an ExportInsightsData operation
+    that ended ``latency_seconds`` before the publish, or of one with no end time."""
     import json
     from contextlib import redirect_stdout
     from io import StringIO
 
+    from google.cloud import contact_center_insights_v1 as insights
     from google.longrunning import operations_pb2
 
     from insights_poller import core, events, logs
 
+    published_at = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     operation = operations_pb2.Operation(
         name="projects/p/locations/us-central1/operations/1", done=True
     )
-    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    summary = core.PollSummary(run_id="r", watch_start=now)
-    event = events.build_event(operation, detect_time=now)
-    summary.published_events.append(core.PublishedEvent.of(event))
+    if latency_seconds is not None:
+        ended = published_at - datetime.timedelta(seconds=latency_seconds)
+        metadata = insights.ExportInsightsDataMetadata(
+            create_time=ended - datetime.timedelta(minutes=1), end_time=ended
+        )
+        operation.metadata.Pack(type(metadata).pb(metadata))
+    summary = core.PollSummary(run_id="r", watch_start=published_at)
+    event = events.build_event(operation, detect_time=published_at)
+    summary.published_events.append(core.PublishedEvent.of(event, published_at))
     output = StringIO()
     with redirect_stdout(output):
         logs.log_summary(summary)
@@ -789,6 +949,50 @@ def test_the_published_events_metric_reads_fields_the_poller_logs() -> None:
         assert match[1] in line, f"the poller logs no {match[1]} for label {label}"
     declared = {label["key"] for label in block(metric, "metric_descriptor")["labels"]}
     assert declared == set(extracted)
+
+
+def test_the_detection_latency_metric_reads_the_latency_the_poller_logs() -> None:
+    """The distribution's value and labels are fields of the poller's line per published event
+    (``detectionLatencySeconds``: publish time minus the operation's endTime), selected as the
+    published-events metric selects them; an event without an end time logs no latency."""
+    metric = config().resource("google_logging_metric", "detection_latency")
+    published = config().resource("google_logging_metric", "published_events")
+    line = _published_event_log_line(latency_seconds=42.5)
+    match = re.fullmatch(r"EXTRACT\(jsonPayload\.(\w+)\)", metric["value_extractor"])
+    assert match is not None, metric["value_extractor"]
+    field = match[1]
+    assert field == "detectionLatencySeconds"
+    assert field in line, f"the poller logs no {field} (is the follow-up change in?): {line}"
+    assert line[field] == pytest.approx(42.5)
+    assert metric["filter"] == published["filter"].replace(
+        " AND severity=", f" AND jsonPayload.{field}:* AND severity="
+    )
+    assert metric["label_extractors"] == published["label_extractors"]
+    declared = {label["key"] for label in block(metric, "metric_descriptor")["labels"]}
+    assert declared == set(metric["label_extractors"])
+    for extractor in metric["label_extractors"].values():
+        label_field = re.fullmatch(r"EXTRACT\(jsonPayload\.(\w+)\)", extractor)
+        assert label_field is not None and label_field[1] in line, extractor
+    assert field not in _published_event_log_line(latency_seconds=None)
+
+
+def test_the_detection_latency_buckets_span_a_tenth_of_a_second_to_an_hour() -> None:
+    metric = config().resource("google_logging_metric", "detection_latency")
+    descriptor = block(metric, "metric_descriptor")
+    assert (descriptor["metric_kind"], descriptor["value_type"], descriptor["unit"]) == (
+        "DELTA",
+        "DISTRIBUTION",
+        "s",
+    )
+    buckets = block(block(metric, "bucket_options"), "exponential_buckets")
+    scale, growth, count = (
+        buckets["scale"],
+        buckets["growth_factor"],
+        buckets["num_finite_buckets"],
+    )
+    # Finite bucket i is [scale * growth^(i-1), scale * growth^i), i = 1..count.
+    assert scale <= 0.1 and scale * growth**count >= 3600
+    assert growth <= 2, "buckets this coarse would make percentiles meaningless"
 
 
 def test_poll_metrics_count_the_function_services_request_log() -> None:
