@@ -103,6 +103,9 @@ class PollerMachine(RuleBasedStateMachine):
         self.published_by_crashed_polls: set[str] = set()
         self.count = 0
         self.runs = 0
+        self.follow_ups = False
+        self.finishing_during_follow_ups: list[tuple[int, str]] = []
+        """(index into the running operations, outcome) to finish at each follow-up's wait."""
 
     # --- the world ---------------------------------------------------------------------------
 
@@ -129,17 +132,39 @@ class PollerMachine(RuleBasedStateMachine):
                     budget=self.budget,
                     publish_reserve=datetime.timedelta(minutes=1),
                     max_pending_age=MAX_PENDING_AGE,
+                    follow_up_interval=datetime.timedelta(seconds=5 if self.follow_ups else 0),
+                    follow_up_window=datetime.timedelta(seconds=55),
                 ),
                 clock=self.clock,
                 run_id=run_id or f"run-{self.runs}",
                 identity=names.ProjectIdentity(builders.PROJECT),
                 requested=requested,
+                sleep=self.wait_between_follow_ups,
             )
         finally:  # a poll that crashed has published too
             for event in self.publisher.published[before:]:
                 if event.state == EXPIRED:
                     assert event.operation not in self.finished, f"{event.operation} finished"
                     self.expired_while_running.add(event.operation)
+
+    def wait_between_follow_ups(self, seconds: float) -> None:
+        """Time passes, and operations finish meanwhile, as drawn."""
+        self.clock.advance(seconds)
+        if self.finishing_during_follow_ups and self.running:
+            index, outcome = self.finishing_during_follow_ups.pop()
+            self.finish(self.running.pop(index % len(self.running)), outcome)
+
+    def finish(self, name: str, outcome: str) -> None:
+        self.clock.advance(1)
+        undated = name in self.undated
+        self.reader.put(
+            finished(
+                name, undated=undated, created=builders.T0, ended=self.clock.now, state=outcome
+            )
+        )
+        self.finished[name] = outcome
+        if undated and self.location_of[name] not in self.store.baselines:
+            self.before_baseline.add(name)
 
     def overlapping_polls(self, requested: Sequence[str] = ()) -> None:
         """Poll B runs whole while poll A is between its listing and its bookkeeping."""
@@ -197,17 +222,7 @@ class PollerMachine(RuleBasedStateMachine):
     def finish_operation(self, data: st.DataObject, outcome: str) -> None:
         if not self.running:
             return
-        name = self.running.pop(data.draw(st.integers(0, len(self.running) - 1)))
-        self.clock.advance(1)
-        undated = name in self.undated
-        self.reader.put(
-            finished(
-                name, undated=undated, created=builders.T0, ended=self.clock.now, state=outcome
-            )
-        )
-        self.finished[name] = outcome
-        if undated and self.location_of[name] not in self.store.baselines:
-            self.before_baseline.add(name)
+        self.finish(self.running.pop(data.draw(st.integers(0, len(self.running) - 1))), outcome)
 
     @rule(minutes=st.integers(0, 15))
     def let_time_pass(self, minutes: int) -> None:
@@ -222,6 +237,10 @@ class PollerMachine(RuleBasedStateMachine):
         seconds_per_call=st.sampled_from([0, 1, 40]),
         overlapping=st.booleans(),
         outage=st.booleans(),
+        follow_ups=st.booleans(),
+        finishing=st.lists(
+            st.tuples(st.integers(0, 30), st.sampled_from(sorted(STATUS))), max_size=4
+        ),
     )
     def poll_with_faults(
         self,
@@ -233,6 +252,8 @@ class PollerMachine(RuleBasedStateMachine):
         seconds_per_call: int,
         overlapping: bool,
         outage: bool,
+        follow_ups: bool,
+        finishing: list[tuple[int, str]],
     ) -> None:
         every_name = sorted(self.location_of)
         requested = data.draw(
@@ -250,9 +271,11 @@ class PollerMachine(RuleBasedStateMachine):
             # call the settle chunks are not reached either
             self.reader.seconds_per_call = seconds_per_call
             self.budget = datetime.timedelta(seconds=62)
+        self.follow_ups, self.finishing_during_follow_ups = follow_ups, finishing
         try:
             self.overlapping_polls(requested) if overlapping else self.poll(requested)
         finally:
+            self.follow_ups, self.finishing_during_follow_ups = False, []
             self.reader.failing_locations = set()
             self.reader.hidden_from_listing = set()
             self.reader.failing_gets = set()
