@@ -35,6 +35,38 @@ NO_EVENT_BECAUSE: Final[Mapping[str, str]] = {
 }
 OUTCOMES: Final = (*EVENT_STATES, *NO_EVENT_BECAUSE)
 
+KNOWN_OPERATION_TYPES: Final = (
+    "BulkAnalyzeConversations",
+    "BulkDeleteConversations",
+    "BulkDeleteFeedbackLabels",
+    "BulkDownloadFeedbackLabels",
+    "BulkUploadFeedbackLabels",
+    "CreateAnalysis",
+    "CreateIssue",
+    "CreateIssueModel",
+    "DeleteIssueModel",
+    "DeleteQaQuestionTag",
+    "DeployIssueModel",
+    "ExportInsightsData",
+    "ExportIssueModel",
+    "GenerativeInsights",
+    "ImportIssueModel",
+    "IngestConversations",
+    "InitializeEncryptionSpec",
+    "QueryMetrics",
+    "QueryPerformanceOverview",
+    "SampleConversations",
+    "TestCorrelationConfig",
+    "TuneQaScorecardRevision",
+    "UndeployIssueModel",
+    "UpdateQaQuestionTag",
+    "UploadConversation",
+)
+"""The ``operationType`` of every kind of operation the Insights v1 API documents with a metadata
+type (discovery document revision 20261104: the client library's 17 kinds and 8 of the 9 newer
+ones). A kind added later still gets its own name, taken from its metadata type; an operation
+without metadata (``datasets.delete`` documents none) is ``Unknown``."""
+
 # Why a tracked operation was given up as EXPIRED (the event's ``expiredReason``).
 EXPIRED_NOT_FOUND: Final = "NOT_FOUND"
 EXPIRED_MAX_PENDING_AGE: Final = "MAX_PENDING_AGE"

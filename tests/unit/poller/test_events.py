@@ -17,8 +17,9 @@ from google.longrunning import operations_pb2
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
+from insights_emulator.kinds import KIND_NAMES, KINDS, NEWER_KIND_NAMES
 from insights_poller import events
-from insights_poller.model import Event, TrackedOperation
+from insights_poller.model import KNOWN_OPERATION_TYPES, Event, TrackedOperation
 
 DETECTED = builders.T0 + datetime.timedelta(minutes=30)
 ENDED = builders.T0 + datetime.timedelta(minutes=20)
@@ -316,3 +317,20 @@ def _schema_of(file_name: str) -> dict[str, Any]:
 
 def _schema(file_name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(_schema_of(file_name))
+
+
+def test_the_known_operation_types_are_those_of_the_documented_kinds() -> None:
+    """Every kind the emulator's catalogue holds (it follows the discovery document) is named by
+    its metadata type as one of ``KNOWN_OPERATION_TYPES``, and no other name is listed."""
+    derived = {
+        kind.name: events.operation_type(
+            operations_pb2.Operation(metadata=any_pb2.Any(type_url=kind.metadata_type_url))
+            if kind.metadata_type_url
+            else operations_pb2.Operation()
+        )
+        for kind in KINDS.values()
+        if kind.name in {*KIND_NAMES, *NEWER_KIND_NAMES}
+    }
+    assert derived.pop("DeleteDataset") == "Unknown"  # documented without a metadata type
+    assert all(name == kind for kind, name in derived.items())
+    assert set(derived.values()) == set(KNOWN_OPERATION_TYPES)
