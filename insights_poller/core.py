@@ -137,6 +137,8 @@ class PollSummary:
     not_reached: int = 0
     lossy_bodies: int = 0
     follow_ups: int = 0
+    oldest_pending_age_seconds: float | None = None
+    """How long the oldest operation still owed an event has been pending (since created)."""
     listing_complete: bool = True
     not_found: list[str] = dataclasses.field(default_factory=list)
     errors: list[PollError] = dataclasses.field(default_factory=list)
@@ -176,6 +178,9 @@ class PollSummary:
             "skipped": self.skipped,
             "lossyBodies": self.lossy_bodies,
             "followUps": self.follow_ups,
+            "oldestPendingAgeSeconds": None
+            if self.oldest_pending_age_seconds is None
+            else round(self.oldest_pending_age_seconds, 3),
             "detectionLatencySeconds": self.detection_latency(),
             "notFound": self.not_found,
             "watchStart": timestamps.format_rfc3339(self.watch_start),
@@ -370,7 +375,13 @@ class _Poll:
         if running:
             running, unsettled = self._follow_ups(running, pending, findings.tracked, listings)
             left |= unsettled
-        self.summary.pending = len(running | left)
+        owed = running | left
+        self.summary.pending = len(owed)
+        if owed:
+            since = {n: o.create_time for n, o in findings.tracked.items() if o.create_time}
+            since |= {n: r.create_time or r.first_seen for n, r in pending.items()}
+            oldest = min(since.get(name, self.started) for name in owed)
+            self.summary.oldest_pending_age_seconds = (self.clock() - oldest).total_seconds()
         self.summary.duration_seconds = (self.clock() - self.started).total_seconds()
         return self.summary
 

@@ -271,3 +271,19 @@ def test_a_later_poll_that_takes_the_follow_ups_over_stops_this_one(world: World
 
     assert summary.follow_ups == 2 and summary.pending == 1
     assert world.reader.get_calls == [builders.name(1)] * 2
+
+
+def test_the_summary_says_how_long_the_oldest_owed_operation_has_been_pending(
+    world: World,
+) -> None:
+    world.interval = datetime.timedelta(0)
+    assert world.poll().to_json()["oldestPendingAgeSeconds"] is None
+    world.running(1)  # created now
+    world.clock.advance(600)
+    world.running(2)
+    world.clock.advance(30)
+
+    summary = world.poll()
+
+    assert summary.pending == 2
+    assert summary.to_json()["oldestPendingAgeSeconds"] == 630.0
