@@ -95,6 +95,16 @@ class CountingStore:
     def mark_baselined(self, location: str, now: datetime) -> None:
         self._timed(lambda: self._inner.mark_baselined(location, now), lambda _: 0, lambda _: 1)
 
+    def settled_fingerprints(self, locations: Sequence[str]) -> dict[str, frozenset[int]]:
+        return self._timed(lambda: self._inner.settled_fingerprints(locations), len, lambda _: 0)
+
+    def save_settled_fingerprints(self, location: str, fingerprints: frozenset[int]) -> None:
+        self._timed(
+            lambda: self._inner.save_settled_fingerprints(location, fingerprints),
+            lambda _: 0,
+            lambda _: 1,
+        )
+
     def take_follow_ups(self, run_id: str) -> None:
         self._timed(lambda: self._inner.take_follow_ups(run_id), lambda _: 0, lambda _: 1)
 

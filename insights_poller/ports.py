@@ -140,6 +140,16 @@ class StateStore(Protocol):
         """Remember that a listing of ``location`` was complete (its history baseline is set)."""
         ...
 
+    def settled_fingerprints(self, locations: Sequence[str]) -> dict[str, frozenset[int]]:
+        """Per location, the fingerprints of the finished operations its listings showed and a
+        poll settled: a later poll passes them by without reading their records. A few
+        documents, however many operations Insights still lists."""
+        ...
+
+    def save_settled_fingerprints(self, location: str, fingerprints: frozenset[int]) -> None:
+        """Replace ``location``'s fingerprints (a store may keep fewer: it only costs reads)."""
+        ...
+
     def take_follow_ups(self, run_id: str) -> None:
         """Make ``run_id`` the poll that follows up, taking over from any poll before it."""
         ...

@@ -160,6 +160,7 @@ class InMemoryStateStore:
         self.cursors: dict[str, str] = {}
         self.baselines: set[str] = set()
         self.follower: str | None = None
+        self.fingerprints: dict[str, frozenset[int]] = {}
         self.writes = 0
         self.failing_claims: set[str] = set()
         """Names whose claim write fails (UNAVAILABLE): ``claim`` raises ``IncompleteClaim``."""
@@ -193,6 +194,17 @@ class InMemoryStateStore:
             if location not in self.baselines:
                 self.baselines.add(location)
                 self.writes += 1
+
+    def settled_fingerprints(self, locations: Sequence[str]) -> dict[str, frozenset[int]]:
+        with self._lock:
+            return {
+                location: self.fingerprints.get(location, frozenset()) for location in locations
+            }
+
+    def save_settled_fingerprints(self, location: str, fingerprints: frozenset[int]) -> None:
+        with self._lock:
+            self.fingerprints[location] = fingerprints
+            self.writes += 1
 
     def take_follow_ups(self, run_id: str) -> None:
         with self._lock:

@@ -380,3 +380,23 @@ def test_the_latest_poll_to_take_the_follow_ups_owns_them(open_store: StoreFacto
     assert second.follow_up_owner() == "run-a"
     second.take_follow_ups("run-b")
     assert (first.follow_up_owner(), second.follow_up_owner()) == ("run-b", "run-b")
+
+
+def test_settled_fingerprints_are_kept_per_location_and_replaced(
+    open_store: StoreFactory,
+) -> None:
+    first, second = open_store(), open_store()
+    big = frozenset(range(2**63, 2**63 + 5000))  # 64-bit values, many of them
+    assert first.settled_fingerprints(["us-central1", "europe-west1"]) == {
+        "us-central1": frozenset(),
+        "europe-west1": frozenset(),
+    }
+
+    first.save_settled_fingerprints("us-central1", big)
+    first.save_settled_fingerprints("europe-west1", frozenset({1, 2**64 - 1}))
+    assert second.settled_fingerprints(["us-central1", "europe-west1"]) == {
+        "us-central1": big,
+        "europe-west1": frozenset({1, 2**64 - 1}),
+    }
+    second.save_settled_fingerprints("us-central1", frozenset({7}))
+    assert first.settled_fingerprints(["us-central1"]) == {"us-central1": frozenset({7})}

@@ -58,10 +58,12 @@ from insights_poller.state.rules import (
     claimable,
     initial_record,
     new_record,
+    packed_fingerprints,
     pending_order,
     record_status,
     stored_status,
     unique,
+    unpacked_fingerprints,
     with_claim,
 )
 
@@ -74,6 +76,8 @@ CURSORS_DOCUMENT_ID = "_listing_cursors"
 """Per location (one field each), where a listing cut short by the poll's budget resumes."""
 BASELINES_DOCUMENT_ID = "_history_baselines"
 """Per location (one field each), when its first complete listing set its history baseline."""
+FINGERPRINTS_DOCUMENT_PREFIX = "_settled~"
+"""Per location, document ``_settled~LOCATION`` holds its settled fingerprints (bytes)."""
 FOLLOW_UPS_DOCUMENT_ID = "_follow_ups"
 """Which poll follows up now (field ``run_id``)."""
 
@@ -316,6 +320,25 @@ class FirestoreStateStore:
     def mark_baselined(self, location: str, now: datetime.datetime) -> None:
         reference = self._collection.document(BASELINES_DOCUMENT_ID)
         reference.set({location: as_utc(now)}, merge=True, timeout=self._timeout)
+
+    def settled_fingerprints(self, locations: Sequence[str]) -> dict[str, frozenset[int]]:
+        wanted = list(dict.fromkeys(locations))
+        references = [
+            self._collection.document(FINGERPRINTS_DOCUMENT_PREFIX + location)
+            for location in wanted
+        ]
+        found: dict[str, frozenset[int]] = {}
+        for snapshot in self._client.get_all(references, timeout=self._timeout):
+            if snapshot.exists:
+                packed = (snapshot.to_dict() or {}).get("fingerprints", b"")
+                found[snapshot.id.removeprefix(FINGERPRINTS_DOCUMENT_PREFIX)] = (
+                    unpacked_fingerprints(bytes(packed))
+                )
+        return {location: found.get(location, frozenset()) for location in wanted}
+
+    def save_settled_fingerprints(self, location: str, fingerprints: frozenset[int]) -> None:
+        reference = self._collection.document(FINGERPRINTS_DOCUMENT_PREFIX + location)
+        reference.set({"fingerprints": packed_fingerprints(fingerprints)}, timeout=self._timeout)
 
     def take_follow_ups(self, run_id: str) -> None:
         reference = self._collection.document(FOLLOW_UPS_DOCUMENT_ID)

@@ -101,6 +101,23 @@ def with_claim(
     )
 
 
+MAX_FINGERPRINTS = 120_000
+"""Fingerprints kept per location: 8 bytes each, within a Firestore document's 1 MiB."""
+
+
+def packed_fingerprints(fingerprints: frozenset[int]) -> bytes:
+    """Sorted 8-byte big-endian fingerprints, at most ``MAX_FINGERPRINTS`` (dropping some
+    only means more record reads later, never a missed operation)."""
+    kept = sorted(fingerprints)[:MAX_FINGERPRINTS]
+    return b"".join(fingerprint.to_bytes(8, "big") for fingerprint in kept)
+
+
+def unpacked_fingerprints(packed: bytes) -> frozenset[int]:
+    return frozenset(
+        int.from_bytes(packed[start : start + 8], "big") for start in range(0, len(packed), 8)
+    )
+
+
 def pending_order(
     record: TrackedOperation,
 ) -> tuple[bool, datetime.datetime, datetime.datetime, str]:

@@ -27,9 +27,11 @@ from insights_poller.state.rules import (
     claimable,
     initial_record,
     new_record,
+    packed_fingerprints,
     record_status,
     stored_status,
     unique,
+    unpacked_fingerprints,
     with_claim,
 )
 
@@ -76,6 +78,8 @@ CREATE TABLE IF NOT EXISTS operations (
     "CREATE INDEX IF NOT EXISTS operations_pending"
     " ON operations (status, last_checked, first_seen)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS settled_fingerprints"
+    " (location TEXT PRIMARY KEY, fingerprints BLOB NOT NULL) WITHOUT ROWID",
 )
 
 
@@ -239,6 +243,26 @@ class SqliteStateStore:
             connection.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (_BASELINE_KEY + location, _text(as_utc(now))),
+            )
+
+    def settled_fingerprints(self, locations: Sequence[str]) -> dict[str, frozenset[int]]:
+        wanted = list(dict.fromkeys(locations))
+        marks = ", ".join("?" * len(wanted))
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT location, fingerprints FROM settled_fingerprints"
+                f" WHERE location IN ({marks})",
+                wanted,
+            ).fetchall()
+        found = {str(row[0]): unpacked_fingerprints(bytes(row[1])) for row in rows}
+        return {location: found.get(location, frozenset()) for location in wanted}
+
+    def save_settled_fingerprints(self, location: str, fingerprints: frozenset[int]) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO settled_fingerprints (location, fingerprints) VALUES (?, ?)"
+                " ON CONFLICT (location) DO UPDATE SET fingerprints = excluded.fingerprints",
+                (location, packed_fingerprints(fingerprints)),
             )
 
     def take_follow_ups(self, run_id: str) -> None:
