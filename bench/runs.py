@@ -184,7 +184,8 @@ def _polls_until(
 
 @dataclasses.dataclass(frozen=True)
 class ProjectRun:
-    """The project's polls over ``size`` operations: track them, a quiet poll, settle them.
+    """The project's polls over ``size`` operations: track them, a quiet poll, settle them,
+    then a quiet poll with all ``size`` finished and still listed (``retained``).
 
     ``track`` and ``settle`` hold one poll each unless the budget cut a listing short.
     """
@@ -195,6 +196,7 @@ class ProjectRun:
     track: list[PollResult]
     quiet: PollResult
     settle: list[PollResult]
+    retained: PollResult
     delivery: Delivery
 
     @property
@@ -220,6 +222,7 @@ def run_project(
         settle = _polls_until(
             run.worker, run.insights, lambda polls: sum(p.published for p in polls) >= size
         )
+        retained = _poll(run.worker, run.insights)
         return ProjectRun(
             size=size,
             latency_seconds=latency_seconds,
@@ -227,6 +230,7 @@ def run_project(
             track=track,
             quiet=quiet,
             settle=settle,
+            retained=retained,
             delivery=_delivery(run, finished, size),
         )
 
