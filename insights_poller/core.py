@@ -407,7 +407,7 @@ class _Poll:
         interval = self.options.follow_up_interval.total_seconds()
         if interval <= 0:
             return running, unsettled
-        window_end = min(self.started + self.options.follow_up_window, self.work_deadline)
+        window_end = self.started + self.options.follow_up_window
         state = _FollowUpState(
             records={**pending, **{n: _pending_view(o, self.started) for n, o in tracked.items()}},
             pages={
@@ -418,8 +418,13 @@ class _Poll:
             seen=set(running),
         )
         self.store.take_follow_ups(self.run_id)
-        while running and self.clock() + datetime.timedelta(seconds=interval) < window_end:
-            self.sleep(interval)
+        while running:
+            # Every interval, and once more at the window's end: what ends just before the next
+            # tick waits the least. Never a round the work deadline would cut.
+            wait = min(interval, (window_end - self.clock()).total_seconds())
+            if wait <= 0 or self.clock() + datetime.timedelta(seconds=wait) >= self.work_deadline:
+                break
+            self.sleep(wait)
             if self.store.follow_up_owner() != self.run_id:
                 break  # a later poll follows up now, over the same records: no work twice
             self.summary.follow_ups += 1

@@ -152,9 +152,9 @@ def test_follow_ups_end_with_the_window_and_leave_what_still_runs_pending(world:
 
     summary = world.poll()
 
-    # Rounds start while the next one would still begin inside the window: at 5, 10, ..., 50 s.
-    assert world.sleeps == [5.0] * 10 and summary.follow_ups == 10
-    assert world.clock.now - builders.T0 < WINDOW
+    # A round every 5 s, the last at the window's end: at 5, 10, ..., 55 s.
+    assert world.sleeps == [5.0] * 11 and summary.follow_ups == 11
+    assert world.clock.now - builders.T0 == WINDOW
     assert summary.pending == 1 and summary.ok
 
 
@@ -180,16 +180,16 @@ def test_many_running_in_one_location_are_followed_by_listing_until_all_were_see
         world.reader.put(builders.issue_model_operation(builders.name(n), ended=builders.T0))
     world.ends_in(running[0], 7)
     world.ends_in(running[9], 7)
-    world.window = datetime.timedelta(seconds=11)  # two rounds
+    world.window = datetime.timedelta(seconds=11)  # rounds at 5, 10 and 11 s
 
     summary = world.poll()
 
     # The first listing took 4 pages; 10 running operations: one listing of 2 pages a round
     # (stopped once all ten were seen) beats 10 GetOperation calls.
     assert world.reader.get_calls == []
-    assert world.reader.list_calls == 4 + 2 * 2
+    assert world.reader.list_calls == 4 + 3 * 2
     assert {e.operation for e in world.publisher.published} == {running[0], running[9]}
-    assert summary.follow_ups == 2 and summary.pending == 8
+    assert summary.follow_ups == 3 and summary.pending == 8
 
 
 def test_few_running_among_a_long_listing_are_followed_with_get_operation(world: World) -> None:
