@@ -79,6 +79,27 @@ resource "google_pubsub_topic_iam_member" "runtime_events_publisher" {
   member  = "serviceAccount:${google_service_account.runtime.email}"
 }
 
+# --- Subscribers -------------------------------------------------------------------------------
+
+# Each of var.subscriber_members may attach subscriptions to the events topic, from this project
+# or another. Creating a subscription takes pubsub.subscriptions.create in the project it is
+# created in (the subscriber's own) and pubsub.topics.attachSubscription on the topic (Pub/Sub
+# access control, "Required permissions", projects.subscriptions.create: a subscription in
+# project A to a topic in project B needs both,
+# https://cloud.google.com/pubsub/docs/access-control). roles/pubsub.subscriber holds the
+# latter; granted on the topic, it reaches nothing else of this project (its consume permission
+# acts on subscriptions, which do not inherit the topic's policy). Nothing is granted on the
+# example subscription: a subscriber sharing it would take messages from it (each message goes
+# to one of a subscription's subscribers), so each creates its own.
+resource "google_pubsub_topic_iam_member" "events_subscribers" {
+  for_each = toset(var.subscriber_members)
+
+  project = var.project_id
+  topic   = google_pubsub_topic.events.name
+  role    = "roles/pubsub.subscriber"
+  member  = each.value
+}
+
 # --- Invoker ----------------------------------------------------------------------------------
 
 # A 2nd gen function is served by a Cloud Run service: invoking it needs roles/run.invoker on

@@ -2,7 +2,11 @@
 # triggers, which publishes one CloudEvent per finished Contact Center AI Insights operation.
 #
 # Files by purpose: apis.tf (services), source.tf (code archive, bucket, image repository),
-# function.tf, scheduler.tf, pubsub.tf, firestore.tf, iam.tf (identities and every grant).
+# function.tf, scheduler.tf, pubsub.tf, firestore.tf, iam.tf (identities and every grant),
+# monitoring.tf (log-based metrics, alert policies, dashboard).
+#
+# Every name is derived from var.name, so one project can hold several deployments (shards, e.g.
+# one per Insights location), each with its own name and its own state (backend.tf.example).
 
 # For the project number (the Pub/Sub service agent's address, and the function's
 # GOOGLE_CLOUD_PROJECT_NUMBER). Read once the APIs are on: in a
@@ -69,10 +73,19 @@ locals {
   poll_work_seconds        = local.poll_budget_seconds - local.publish_timeout_seconds
   follow_up_window_seconds = var.follow_up_window_seconds != null ? var.follow_up_window_seconds : local.schedule_period_seconds == null ? null : min(local.schedule_period_seconds - local.follow_up_margin_seconds, local.poll_work_seconds)
 
+  # The state store, named after var.name unless set, so that two deployments in one project
+  # (different names) never share state: a database each, or, when they are given one existing
+  # database, a collection each (the collection also holds the watch start and the cursors).
+  # A database ID has 4-63 characters (Firestore API, projects.databases.create, databaseId),
+  # a name may have 3: such a name gets the suffix -state. The default name keeps the database
+  # and collection "insights-poller" of earlier versions.
+  configured_firestore_database_id = coalesce(var.firestore_database_id, length(var.name) >= 4 ? var.name : "${var.name}-state")
+  firestore_collection             = coalesce(var.firestore_collection, var.name)
+
   # The code accepts firestore:///COLLECTION (default database) or
   # firestore://DATABASE/COLLECTION; on Cloud Run it refuses anything that is not Firestore.
-  firestore_database_id = var.create_firestore_database ? google_firestore_database.main[0].name : var.firestore_database_id
-  state_url             = local.firestore_database_id == "(default)" ? "firestore:///${var.firestore_collection}" : "firestore://${local.firestore_database_id}/${var.firestore_collection}"
+  firestore_database_id = var.create_firestore_database ? google_firestore_database.main[0].name : local.configured_firestore_database_id
+  state_url             = local.firestore_database_id == "(default)" ? "firestore:///${local.firestore_collection}" : "firestore://${local.firestore_database_id}/${local.firestore_collection}"
 
   # The Pub/Sub service agent moves undeliverable messages to the dead-letter topic.
   pubsub_service_agent = "serviceAccount:service-${data.google_project.main.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

@@ -21,12 +21,14 @@ variable "region" {
 
 variable "name" {
   type        = string
-  description = "Base name of every resource: the function and Cloud Run service, the scheduler job, topics, service accounts (NAME-run, NAME-invoker, NAME-build)."
+  description = "Base name of every resource, and what sets two deployments in one project (shards, e.g. one per Insights location) apart: the function and Cloud Run service, the scheduler job, topics and subscriptions (NAME-events...), service accounts (NAME-run, NAME-invoker, NAME-build), the custom role, bucket, image repository, log-based metrics (NAME/...), alert policies and dashboard, and by default the Firestore database and collection."
   default     = "insights-poller"
 
+  # The longest derived ID is the service account NAME-invoker: 20 + 8 = 28 characters, within
+  # the 6-30 an account ID allows (and NAME-run, from 7, above its minimum).
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name))
-    error_message = "name must be 3-20 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen (service account IDs are built from it)."
+    error_message = "name must be 3-20 lowercase letters, digits or hyphens, start with a letter and not end with a hyphen (service account IDs, at most 30 characters, are built from it)."
   }
 }
 
@@ -143,12 +145,12 @@ variable "create_firestore_database" {
 
 variable "firestore_database_id" {
   type        = string
-  description = "The Firestore database holding the poller's state: created unless create_firestore_database is false. \"(default)\" selects the project's default database."
-  default     = "insights-poller"
+  description = "The Firestore database holding the poller's state: created unless create_firestore_database is false. \"(default)\" selects the project's default database. Null: NAME (NAME-state for a 3-character name, a database ID having at least 4), so that two deployments with different names get a database each."
+  default     = null
 
   validation {
-    condition     = var.firestore_database_id == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database_id))
-    error_message = "firestore_database_id must be \"(default)\" or 4-63 lowercase letters, digits or hyphens, starting with a letter."
+    condition     = var.firestore_database_id == null ? true : var.firestore_database_id == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database_id))
+    error_message = "firestore_database_id must be null (derived from name), \"(default)\" or 4-63 lowercase letters, digits or hyphens, starting with a letter."
   }
 }
 
@@ -160,12 +162,12 @@ variable "firestore_location_id" {
 
 variable "firestore_collection" {
   type        = string
-  description = "The Firestore collection the poller keeps one document per operation in."
-  default     = "insights-poller"
+  description = "The Firestore collection the poller keeps one document per operation in (and its watch start and cursors). Null: NAME, so that deployments sharing one database keep apart."
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,100}$", var.firestore_collection)) && !can(regex("^__.*__$", var.firestore_collection))
-    error_message = "firestore_collection must be 1-100 letters, digits, underscores or hyphens, and not of the reserved form __NAME__."
+    condition     = var.firestore_collection == null ? true : can(regex("^[A-Za-z0-9_-]{1,100}$", var.firestore_collection)) && !can(regex("^__.*__$", var.firestore_collection))
+    error_message = "firestore_collection must be null (derived from name) or 1-100 letters, digits, underscores or hyphens, and not of the reserved form __NAME__."
   }
 }
 
@@ -200,6 +202,20 @@ variable "example_subscription_max_delivery_attempts" {
   validation {
     condition     = var.example_subscription_max_delivery_attempts >= 5 && var.example_subscription_max_delivery_attempts <= 100 && floor(var.example_subscription_max_delivery_attempts) == var.example_subscription_max_delivery_attempts
     error_message = "example_subscription_max_delivery_attempts must be a whole number from 5 to 100."
+  }
+}
+
+variable "subscriber_members" {
+  type        = list(string)
+  description = "IAM principals granted roles/pubsub.subscriber on the events topic, so that they can attach subscriptions to it, from this project or another (e.g. serviceAccount:reader@other-project.iam.gserviceaccount.com). Each creates its own subscription, in its own project; nothing is granted on the example subscription."
+  default     = []
+
+  # Named principals only: a service account, user or group (by email), or a workload or
+  # workforce identity (principal:// or principalSet://). Public principals and whole domains
+  # are refused.
+  validation {
+    condition     = alltrue([for member in var.subscriber_members : can(regex("^((serviceAccount|user|group):[^@\\s]+@[^@\\s]+\\.[^@\\s]+|principal(Set)?://[^\\s]+)$", member))])
+    error_message = "subscriber_members entries must be serviceAccount:EMAIL, user:EMAIL, group:EMAIL, principal://... or principalSet://..."
   }
 }
 
@@ -274,5 +290,38 @@ variable "alert_no_successful_poll_minutes" {
   validation {
     condition     = var.alert_no_successful_poll_minutes >= 5 && var.alert_no_successful_poll_minutes <= 1410 && floor(var.alert_no_successful_poll_minutes) == var.alert_no_successful_poll_minutes
     error_message = "alert_no_successful_poll_minutes must be a whole number from 5 to 1410 (a metric absence lasts at most 23.5 hours)."
+  }
+}
+
+variable "alert_oldest_pending_age_minutes" {
+  type        = number
+  description = "Minutes the oldest still-pending operation may have been pending (a poll's summary.oldestPendingAgeSeconds) before the 'backlog growing' alert fires; keep it above how long your longest operations normally run, and below MAX_PENDING_AGE (7 days by default), when it becomes EXPIRED."
+  default     = 360
+
+  validation {
+    condition     = var.alert_oldest_pending_age_minutes >= 5 && var.alert_oldest_pending_age_minutes <= 525600 && floor(var.alert_oldest_pending_age_minutes) == var.alert_oldest_pending_age_minutes
+    error_message = "alert_oldest_pending_age_minutes must be a whole number from 5 to 525600 (a year)."
+  }
+}
+
+variable "alert_pending_operations_count" {
+  type        = number
+  description = "Operations pending (a poll's summary.pending), on average over alert_backlog_minutes, above which the 'backlog growing' alert fires."
+  default     = 1000
+
+  validation {
+    condition     = var.alert_pending_operations_count >= 1 && floor(var.alert_pending_operations_count) == var.alert_pending_operations_count
+    error_message = "alert_pending_operations_count must be a whole number of at least 1."
+  }
+}
+
+variable "alert_backlog_minutes" {
+  type        = number
+  description = "The window, in minutes, over which the pending operations of the polls are averaged for the 'backlog growing' alert."
+  default     = 60
+
+  validation {
+    condition     = var.alert_backlog_minutes >= 5 && var.alert_backlog_minutes <= 1440 && floor(var.alert_backlog_minutes) == var.alert_backlog_minutes
+    error_message = "alert_backlog_minutes must be a whole number from 5 to 1440."
   }
 }

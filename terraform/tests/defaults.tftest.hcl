@@ -22,6 +22,9 @@ run "plan_defaults" {
     error_message = "The 13 APIs are enabled, and left enabled on destroy."
   }
 
+  # The database and collection are named after var.name; with the default name they are those
+  # of earlier versions, whose default was the constant "insights-poller": an existing
+  # deployment keeps its state.
   assert {
     condition     = length(google_firestore_database.main) == 1 && google_firestore_database.main[0].name == "insights-poller"
     error_message = "By default the poller's own Firestore database, insights-poller, is created."
@@ -102,6 +105,70 @@ run "plan_defaults" {
     condition     = length(google_pubsub_subscription.example) == 1 && length(google_pubsub_topic.dead_letter) == 1
     error_message = "By default the example subscription and its dead-letter topic are created."
   }
+
+  assert {
+    condition     = length(google_pubsub_topic_iam_member.events_subscribers) == 0
+    error_message = "By default no one else may attach subscriptions to the events topic."
+  }
+
+  # The backlog: one value per poll, from its summary line, as DELTA distributions.
+  assert {
+    condition = alltrue([
+      google_logging_metric.pending_operations.value_extractor == "EXTRACT(jsonPayload.summary.pending)",
+      google_logging_metric.not_reached_operations.value_extractor == "EXTRACT(jsonPayload.summary.notReached)",
+      google_logging_metric.oldest_pending_age.value_extractor == "EXTRACT(jsonPayload.summary.oldestPendingAgeSeconds)",
+      google_logging_metric.oldest_pending_age.metric_descriptor[0].unit == "s",
+      google_logging_metric.incomplete_listings.filter == "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"insights-poller\" AND jsonPayload.summary.listingComplete=false",
+    ])
+    error_message = "The backlog metrics must read the poll summary's pending, notReached, oldestPendingAgeSeconds and listingComplete."
+  }
+
+  assert {
+    condition = alltrue([
+      for metric in [google_logging_metric.pending_operations, google_logging_metric.not_reached_operations, google_logging_metric.oldest_pending_age] :
+      metric.metric_descriptor[0].metric_kind == "DELTA" && metric.metric_descriptor[0].value_type == "DISTRIBUTION" && endswith(metric.filter, "${trimsuffix(trimprefix(metric.value_extractor, "EXTRACT("), ")")}>=0")
+    ])
+    error_message = "Each backlog metric must be a DELTA distribution of summary lines that carry its field as a number."
+  }
+
+  # The backlog alert: the oldest pending operation past 6 hours (the latest polls' mean over
+  # two 5-minute periods), or more than 1000 pending on average over an hour.
+  assert {
+    condition = alltrue([
+      google_monitoring_alert_policy.backlog.conditions[0].condition_threshold[0].threshold_value == 21600,
+      google_monitoring_alert_policy.backlog.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "600s",
+      google_monitoring_alert_policy.backlog.conditions[0].condition_threshold[0].aggregations[0].per_series_aligner == "ALIGN_MEAN",
+      google_monitoring_alert_policy.backlog.conditions[1].condition_threshold[0].threshold_value == 1000,
+      google_monitoring_alert_policy.backlog.conditions[1].condition_threshold[0].aggregations[0].alignment_period == "3600s",
+      google_monitoring_alert_policy.backlog.conditions[1].condition_threshold[0].aggregations[0].per_series_aligner == "ALIGN_MEAN",
+      length(google_monitoring_alert_policy.backlog.notification_channels) == 0,
+    ])
+    error_message = "The backlog alert must fire on a 6-hour-old pending operation or 1000 pending over an hour, notifying no one by default."
+  }
+
+  # The dashboard: five charts, each reading this deployment's metrics.
+  assert {
+    condition = alltrue([
+      jsondecode(google_monitoring_dashboard.main.dashboard_json).displayName == "insights-poller: Insights poller",
+      length(jsondecode(google_monitoring_dashboard.main.dashboard_json).mosaicLayout.tiles) == 5,
+      alltrue(flatten([
+        for tile in jsondecode(google_monitoring_dashboard.main.dashboard_json).mosaicLayout.tiles : [
+          for data_set in tile.widget.xyChart.dataSets :
+          startswith(data_set.timeSeriesQuery.timeSeriesFilter.filter, "metric.type=\"logging.googleapis.com/user/insights-poller/")
+        ]
+      ])),
+    ])
+    error_message = "The dashboard must chart this deployment's log-based metrics in five tiles."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for tile in jsondecode(google_monitoring_dashboard.main.dashboard_json).mosaicLayout.tiles : [
+        for data_set in tile.widget.xyChart.dataSets : regex("user/insights-poller/([a-z_]+)", data_set.timeSeriesQuery.timeSeriesFilter.filter)[0]
+      ]
+    ])) == toset([for metric in values(local.metric_filters) : regex("user/insights-poller/([a-z_]+)", metric)[0]])
+    error_message = "The dashboard must chart every log-based metric of the deployment."
+  }
 }
 
 run "apply_defaults" {
@@ -131,7 +198,7 @@ run "apply_defaults" {
   }
 
   assert {
-    condition     = time_sleep.metrics.triggers["metrics"] == join(",", [google_logging_metric.published_events.id, google_logging_metric.detection_latency.id, google_logging_metric.successful_polls.id, google_logging_metric.failed_polls.id])
+    condition     = alltrue([for metric in [google_logging_metric.published_events, google_logging_metric.detection_latency, google_logging_metric.successful_polls, google_logging_metric.failed_polls, google_logging_metric.pending_operations, google_logging_metric.not_reached_operations, google_logging_metric.oldest_pending_age, google_logging_metric.incomplete_listings] : contains(split(",", time_sleep.metrics.triggers["metrics"]), metric.id)])
     error_message = "The alert policies must wait for the log-based metrics they read."
   }
 }
@@ -174,5 +241,32 @@ run "apply_existing_default_database" {
   assert {
     condition     = google_cloudfunctions2_function.main.service_config[0].environment_variables["STATE_URL"] == "firestore:///insights-poller"
     error_message = "The function must use the project's \"(default)\" database."
+  }
+}
+
+# Subscribers in other projects may attach subscriptions to the events topic: roles/pubsub.subscriber
+# on the topic, for each member, and nothing on the example subscription.
+run "plan_subscriber_members" {
+  command = plan
+
+  variables {
+    subscriber_members = [
+      "serviceAccount:reader@other-project.iam.gserviceaccount.com",
+      "group:insights-consumers@example.com",
+    ]
+  }
+
+  assert {
+    condition = alltrue([
+      length(google_pubsub_topic_iam_member.events_subscribers) == 2,
+      alltrue([for grant in google_pubsub_topic_iam_member.events_subscribers : grant.role == "roles/pubsub.subscriber" && grant.topic == google_pubsub_topic.events.name && grant.project == "my-project"]),
+      toset([for grant in google_pubsub_topic_iam_member.events_subscribers : grant.member]) == toset(["serviceAccount:reader@other-project.iam.gserviceaccount.com", "group:insights-consumers@example.com"]),
+    ])
+    error_message = "Each subscriber member must get roles/pubsub.subscriber on the events topic."
+  }
+
+  assert {
+    condition     = google_pubsub_subscription_iam_member.main[0].member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+    error_message = "The example subscription's only grant stays the Pub/Sub service agent's."
   }
 }

@@ -300,3 +300,80 @@ run "follow_up_window_past_its_declared_maximum" {
 
   expect_failures = [var.follow_up_window_seconds]
 }
+
+# subscriber_members: named principals only, never the public.
+run "subscriber_member_public" {
+  command = plan
+
+  variables {
+    subscriber_members = ["allUsers"]
+  }
+
+  expect_failures = [var.subscriber_members]
+}
+
+run "subscriber_member_without_its_kind" {
+  command = plan
+
+  variables {
+    subscriber_members = ["reader@other-project.iam.gserviceaccount.com"]
+  }
+
+  expect_failures = [var.subscriber_members]
+}
+
+run "subscriber_member_federated_identity" {
+  command = plan
+
+  variables {
+    subscriber_members = ["principalSet://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/pool/attribute.team/insights"]
+  }
+
+  assert {
+    condition     = length(google_pubsub_topic_iam_member.events_subscribers) == 1
+    error_message = "A workload identity principal set may subscribe."
+  }
+}
+
+# The backlog alert's windows and thresholds.
+run "backlog_window_past_a_day" {
+  command = plan
+
+  variables {
+    alert_backlog_minutes = 1441
+  }
+
+  expect_failures = [var.alert_backlog_minutes]
+}
+
+run "backlog_alert_with_a_sparse_schedule" {
+  command = plan
+
+  variables {
+    schedule                         = "*/30 * * * *"
+    alert_oldest_pending_age_minutes = 90
+    alert_pending_operations_count   = 50
+    alert_backlog_minutes            = 120
+  }
+
+  # Two 30-minute periods: the look-back always holds a poll.
+  assert {
+    condition = alltrue([
+      google_monitoring_alert_policy.backlog.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "3600s",
+      google_monitoring_alert_policy.backlog.conditions[0].condition_threshold[0].threshold_value == 5400,
+      google_monitoring_alert_policy.backlog.conditions[1].condition_threshold[0].aggregations[0].alignment_period == "7200s",
+      google_monitoring_alert_policy.backlog.conditions[1].condition_threshold[0].threshold_value == 50,
+    ])
+    error_message = "The backlog alert must follow its variables, and look back two schedule periods for the age."
+  }
+}
+
+run "firestore_database_id_too_short" {
+  command = plan
+
+  variables {
+    firestore_database_id = "abc"
+  }
+
+  expect_failures = [var.firestore_database_id]
+}

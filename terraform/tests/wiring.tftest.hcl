@@ -179,6 +179,7 @@ run "no_grant_to_the_public" {
         ],
         google_pubsub_topic_iam_member.dead_letter_publisher[*].member,
         google_pubsub_subscription_iam_member.main[*].member,
+        [for grant in google_pubsub_topic_iam_member.events_subscribers : grant.member],
       ) : !contains(["allUsers", "allAuthenticatedUsers"], member) && startswith(member, "serviceAccount:")
     ])
     error_message = "Every IAM member must be a service account: none may be allUsers or allAuthenticatedUsers."

@@ -88,6 +88,14 @@ EXPECTED_GRANTS = {
         "roles/storage.objectViewer",
         BUILD,
     ),
+    # Subscribers (var.subscriber_members, one grant each): attach subscriptions to the events
+    # topic, from this project or another; nothing on the example subscription.
+    (
+        "google_pubsub_topic_iam_member",
+        "${google_pubsub_topic.events.name}",
+        "roles/pubsub.subscriber",
+        "${each.value}",
+    ),
     # Pub/Sub service agent: dead-lettering of the example subscription.
     (
         "google_pubsub_topic_iam_member",
@@ -231,6 +239,9 @@ def test_every_output_is_described() -> None:
         "runtime_service_account_email",
         "invoker_service_account_email",
         "scheduler_job_name",
+        "state_url",
+        "resource_names",
+        "dashboard_id",
     }
     assert wanted <= set(config().outputs)
 
@@ -406,7 +417,7 @@ def test_the_environment_values_are_wired_to_their_resources() -> None:
     assert environment["FOLLOW_UP_WINDOW_SECONDS"] == "${tostring(local.follow_up_window_seconds)}"
     assert config().locals["firestore_database_id"] == (
         "${var.create_firestore_database ? google_firestore_database.main[0].name"
-        " : var.firestore_database_id}"
+        " : local.configured_firestore_database_id}"
     )
 
 
@@ -423,8 +434,14 @@ def test_the_deployed_settings_are_accepted_by_the_code_on_cloud_run(
     default_database: bool,
 ) -> None:
     """The values Terraform renders with the default variables pass Settings.from_env."""
-    database_id = "(default)" if default_database else variable_default("firestore_database_id")
-    collection = variable_default("firestore_collection")
+    # With firestore_database_id and firestore_collection null, both are the name (a name of 4
+    # characters or more: the default).
+    assert variable_default("firestore_database_id") is None
+    assert variable_default("firestore_collection") is None
+    name = variable_default("name")
+    assert len(name) >= 4
+    database_id = "(default)" if default_database else name
+    collection = name
     state_url = config().locals["state_url"]
     # cond ? "firestore:///COLLECTION" : "firestore://DATABASE/COLLECTION", "(default)" first.
     match = re.fullmatch(
@@ -435,7 +452,7 @@ def test_the_deployed_settings_are_accepted_by_the_code_on_cloud_run(
     assert match, f"unexpected local.state_url {state_url!r}"
     template = match["default"] if database_id == "(default)" else match["named"]
     values = {
-        "var.firestore_collection": collection,
+        "local.firestore_collection": collection,
         "local.firestore_database_id": database_id,
     }
     url = render(template, values)
@@ -823,7 +840,80 @@ def test_the_firestore_database_is_native_and_optional() -> None:
     database = config().resource("google_firestore_database", "main")
     assert database["type"] == "FIRESTORE_NATIVE"
     assert database["count"] == "${var.create_firestore_database ? 1 : 0}"
-    assert database["name"] == "${var.firestore_database_id}"
+    assert database["name"] == "${local.configured_firestore_database_id}"
+    # Named after var.name unless set; the default name keeps the id of earlier versions.
+    assert variable_default("firestore_database_id") is None
+    assert variable_default("firestore_collection") is None
+    assert variable_default("name") == "insights-poller"
+    assert config().locals["configured_firestore_database_id"] == (
+        "${coalesce(var.firestore_database_id, "
+        'length(var.name) >= 4 ? var.name : "${var.name}-state")}'
+    )
+    assert config().locals["firestore_collection"] == (
+        "${coalesce(var.firestore_collection, var.name)}"
+    )
+    assert database["deletion_policy"] == "ABANDON"
+    assert database["delete_protection_state"] == "DELETE_PROTECTION_ENABLED"
+
+
+# --- Several deployments in one project ----------------------------------------------------------
+
+# The argument naming each kind of named resource in the project (or, for alert policies and
+# dashboards, which the API names itself, what people tell them apart by).
+NAME_ARGUMENT = {
+    "google_cloudfunctions2_function": "name",
+    "google_cloud_scheduler_job": "name",
+    "google_pubsub_topic": "name",
+    "google_pubsub_subscription": "name",
+    "google_service_account": "account_id",
+    "google_project_iam_custom_role": "role_id",
+    "google_storage_bucket": "name",
+    "google_artifact_registry_repository": "repository_id",
+    "google_firestore_database": "name",
+    "google_logging_metric": "name",
+    "google_monitoring_alert_policy": "display_name",
+}
+
+
+def test_every_name_in_the_project_derives_from_the_name_variable() -> None:
+    """Two deployments with different names share no resource (terraform/tests/
+    two_shards.tftest.hcl plans two side by side): every named resource's name holds var.name."""
+    named = 0
+    for (type_, name), body in config().resources.items():
+        if type_ in NAME_ARGUMENT:
+            value = body[NAME_ARGUMENT[type_]]
+            assert (
+                "${var.name}" in value
+                or "replace(var.name" in value
+                or value == "${local.configured_firestore_database_id}"
+            ), f"{type_}.{name}: {NAME_ARGUMENT[type_]} = {value!r} does not derive from var.name"
+            named += 1
+    assert named >= 20
+    dashboard = config().resource("google_monitoring_dashboard", "main")
+    assert dashboard["dashboard_json"] == "${jsonencode(local.dashboard)}"
+    assert config().locals["dashboard"]["displayName"] == "${var.name}: Insights poller"
+    names = config().outputs["resource_names"]["value"]
+    assert names["firestore_database"] == "${local.firestore_database_id}"
+    for type_, argument in NAME_ARGUMENT.items():
+        for resource in config().of_type(type_):
+            reference = f"{type_}.{resource}"
+            assert type_ == "google_firestore_database" or any(
+                reference in str(value) for value in names.values()
+            ), f"output resource_names lacks {reference}.{argument}"
+
+
+def test_the_name_leaves_room_for_the_longest_derived_ids() -> None:
+    """Service account IDs have 6-30 characters, Firestore database IDs 4-63, bucket names 3-63."""
+    (condition,) = validation_conditions("name")
+    match = re.search(r'regex\("\^\[a-z\]\[a-z0-9-\]\{(\d+),(\d+)\}\[a-z0-9\]\$"', condition)
+    assert match is not None, condition
+    shortest, longest = int(match[1]) + 2, int(match[2]) + 2
+    for account in config().of_type("google_service_account").values():
+        suffix = account["account_id"].removeprefix("${var.name}")
+        assert shortest + len(suffix) >= 6 and longest + len(suffix) <= 30, account["account_id"]
+    bucket = config().resource("google_storage_bucket", "main")["name"]
+    assert bucket == "${var.project_id}-${var.name}-source"
+    assert 30 + 1 + longest + len("-source") <= 63
 
 
 # --- IAM ------------------------------------------------------------------------------------------
@@ -897,6 +987,39 @@ def test_only_the_invoker_may_invoke_and_nothing_invokes_unauthenticated() -> No
     assert invokers == {
         (INVOKER, "${google_cloudfunctions2_function.main.service_config[0].service}")
     }
+
+
+def test_subscribers_may_attach_subscriptions_to_the_events_topic_only() -> None:
+    subscribers = config().resource("google_pubsub_topic_iam_member", "events_subscribers")
+    assert subscribers["for_each"] == "${toset(var.subscriber_members)}"
+    assert subscribers["role"] == "roles/pubsub.subscriber"
+    assert subscribers["topic"] == "${google_pubsub_topic.events.name}"
+    assert subscribers["member"] == "${each.value}"
+    on_subscriptions = {member for type_, _, _, member in grants() if "subscription" in type_}
+    assert on_subscriptions == {PUBSUB_AGENT}, "only the service agent is granted on a subscription"
+    (condition,) = validation_conditions("subscriber_members")
+    pattern = re.search(r'regex\("(.+)", member\)', condition)
+    assert pattern is not None, condition
+    # The HCL string's escapes, then RE2 read as Python's re (the same for this pattern).
+    regex = re.compile(pattern[1].encode().decode("unicode_escape"))
+    for member in (
+        "serviceAccount:reader@other-project.iam.gserviceaccount.com",
+        "group:insights-consumers@example.com",
+        "user:someone@example.com",
+        "principal://iam.googleapis.com/locations/global/workforcePools/p/subject/s",
+        "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*",
+    ):
+        assert regex.fullmatch(member), member
+    for member in (
+        "all" + "Users",
+        "all" + "AuthenticatedUsers",
+        "domain:example.com",
+        "reader@other-project.iam.gserviceaccount.com",
+        "serviceAccount:reader",
+        "serviceAccount:a b@example.com",
+        "projectViewer:my-project",
+    ):
+        assert not regex.fullmatch(member), member
 
 
 # --- Monitoring -----------------------------------------------------------------------------------
@@ -1014,9 +1137,9 @@ def test_alerts_wait_for_their_metrics_to_become_available() -> None:
         assert "${time_sleep.metrics}" in policy["depends_on"], name
 
 
-def test_the_three_alerts_notify_the_configured_channels() -> None:
+def test_the_four_alerts_notify_the_configured_channels() -> None:
     policies = config().of_type("google_monitoring_alert_policy")
-    assert set(policies) == {"polls_failing", "no_successful_poll", "expired_operations"}
+    assert set(policies) == {"polls_failing", "no_successful_poll", "expired_operations", "backlog"}
     for name, policy in policies.items():
         assert policy["notification_channels"] == "${var.alert_notification_channels}", name
         assert block(policy, "documentation")["content"], name
@@ -1029,3 +1152,87 @@ def test_the_three_alerts_notify_the_configured_channels() -> None:
     assert 'metric.label.state="EXPIRED"' in expired["filter"] or (
         'metric.label.state="EXPIRED"' in expired["filter"]
     )
+    backlog = policies["backlog"]["conditions"]
+    assert len(backlog) == 2 and policies["backlog"]["combiner"] == "OR"
+    age, pending = (block(condition, "condition_threshold") for condition in backlog)
+    assert "google_logging_metric.oldest_pending_age.name" in age["filter"]
+    assert age["threshold_value"] == "${var.alert_oldest_pending_age_minutes * 60}"
+    assert "google_logging_metric.pending_operations.name" in pending["filter"]
+    assert pending["threshold_value"] == "${var.alert_pending_operations_count}"
+    assert block(pending, "aggregations")["alignment_period"] == (
+        "${var.alert_backlog_minutes * 60}s"
+    )
+    for condition in (age, pending):
+        # One value per poll: the mean of a distribution is exact, whatever its buckets.
+        assert block(condition, "aggregations")["per_series_aligner"] == "ALIGN_MEAN"
+
+
+def _summary_log_line(**fields: Any) -> dict[str, Any]:
+    """The JSON summary line the poller logs for one poll, with ``fields`` of its summary set."""
+    import json
+    from contextlib import redirect_stdout
+    from io import StringIO
+
+    from insights_poller import core, logs
+
+    summary = core.PollSummary(
+        run_id="r", watch_start=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    )
+    for name, value in fields.items():
+        setattr(summary, name, value)
+    output = StringIO()
+    with redirect_stdout(output):
+        logs.log_summary(summary)
+    (text,) = output.getvalue().splitlines()
+    line: dict[str, Any] = json.loads(text)
+    assert "summary" in line, line
+    return line
+
+
+BACKLOG_METRICS = {
+    "pending_operations": ("pending", "pending"),
+    "not_reached_operations": ("notReached", "not_reached"),
+    "oldest_pending_age": ("oldestPendingAgeSeconds", "oldest_pending_age_seconds"),
+}
+
+
+@pytest.mark.parametrize("metric_name", sorted(BACKLOG_METRICS))
+def test_the_backlog_metrics_read_numbers_of_the_poll_summary(metric_name: str) -> None:
+    """Each backlog metric is a DELTA distribution of one field of the poll's summary line,
+    selected by a numeric comparison that the field, as the poller logs it, satisfies."""
+    field, attribute = BACKLOG_METRICS[metric_name]
+    metric = config().resource("google_logging_metric", metric_name)
+    descriptor = block(metric, "metric_descriptor")
+    assert (descriptor["metric_kind"], descriptor["value_type"]) == ("DELTA", "DISTRIBUTION")
+    assert metric["value_extractor"] == f"EXTRACT(jsonPayload.summary.{field})"
+    assert metric["filter"] == f"${{local.service_logs}} AND jsonPayload.summary.{field}>=0"
+    line = _summary_log_line(**{attribute: 42})
+    assert line["summary"][field] == 42, f"the poller logs no summary.{field}: {line['summary']}"
+    assert "severity" not in metric["filter"], "failed polls (severity ERROR) count too"
+
+
+def test_the_oldest_pending_age_is_null_when_nothing_is_pending() -> None:
+    """No value then: `>=0` leaves a JSON null out of the metric (and the alert)."""
+    assert _summary_log_line()["summary"]["oldestPendingAgeSeconds"] is None
+
+
+def test_incomplete_listings_count_summary_lines_with_listing_cut_short() -> None:
+    metric = config().resource("google_logging_metric", "incomplete_listings")
+    assert metric["filter"] == (
+        "${local.service_logs} AND jsonPayload.summary.listingComplete=false"
+    )
+    assert _summary_log_line(listing_complete=False)["summary"]["listingComplete"] is False
+    assert _summary_log_line(listing_complete=True)["summary"]["listingComplete"] is True
+
+
+def test_the_dashboard_charts_every_metric() -> None:
+    metrics = config().of_type("google_logging_metric")
+    filters = config().locals["metric_filters"]
+    for name in metrics:
+        assert f"google_logging_metric.{name}" in str(filters), f"no dashboard filter for {name}"
+    charted = {
+        data_set["filter"]
+        for tile in config().locals["dashboard_tiles"]
+        for data_set in tile["data_sets"]
+    }
+    assert charted == {f"${{local.metric_filters.{name}}}" for name in metrics}
