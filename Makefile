@@ -11,7 +11,7 @@ TERRAFORM_VENV := .venv-terraform
 TERRAFORM_INSTALLED := $(TERRAFORM_VENV)/.installed
 TERRAFORM ?= terraform
 
-.PHONY: demo test unit bench lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov terraform-offline
+.PHONY: demo test unit bench bench-latency lint typecheck pytest prerequisites emulator clean terraform-checks terraform-fmt checkov terraform-offline
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
@@ -42,14 +42,14 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy examples/subscriber/main.py  # its own run: a second module named main
 
 pytest: prerequisites
-	$(BIN)/python -m pytest tests/unit tests/integration
+	$(BIN)/python -m pytest tests/unit tests/integration && $(BIN)/python -m pytest examples/subscriber/tests  # a run of its own: its pytest.ini, as in a copy of the folder
 
 ## terraform-checks: terraform/ formatted, passing checkov, `terraform validate` and `terraform test` (tests/unit/terraform/ runs in pytest)
 terraform-checks: terraform-fmt checkov terraform-offline
 
 terraform-fmt:
 	@command -v $(TERRAFORM) >/dev/null || { echo "error: $(TERRAFORM) not found on PATH: install Terraform 1.7 or later (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
-	$(TERRAFORM) fmt -check -recursive -diff terraform
+	$(TERRAFORM) fmt -check -recursive -diff terraform examples/subscriber/terraform
 
 $(CHECKOV_INSTALLED): requirements-checkov.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
@@ -75,6 +75,10 @@ terraform-offline: $(TERRAFORM_INSTALLED)
 ## bench: the poll against the naive loop for N in {100, 1000, 10000}; writes bench/results/
 bench: prerequisites
 	$(BIN)/python -m bench
+
+## bench-latency: detection latency with follow-ups off and on (10-minute runs each); writes bench/results/latency.*
+bench-latency: prerequisites
+	$(BIN)/python -m bench.latency
 
 ## emulator: the Insights emulator alone, seeded with the demo operations
 emulator: $(INSTALLED)

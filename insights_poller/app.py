@@ -82,13 +82,18 @@ class Poller:
                 self._store = None
 
     def replay(self, name: str) -> Event:
-        """Publish the event of ``name`` again (see ``replay.replay``) and return it."""
-        reader, publisher, store = self._collaborators()
+        """Publish the event of ``name`` again (see ``replay.replay``) and return it. The state
+        store is opened first: a refusal creates no Insights or Pub/Sub client."""
+
+        def clients() -> tuple[OperationsReader, EventPublisher]:
+            reader, publisher, _ = self._collaborators()
+            return reader, publisher
+
         return replay.replay(
             name,
-            reader=reader,
-            store=store,
-            publisher=publisher,
+            store=self._state_store(),
+            spellings=[self.identity.canonical(name)],
+            clients=clients,
             insights_timeout_seconds=self.settings.insights_timeout_seconds,
             publish_timeout_seconds=self.settings.publish_timeout_seconds,
             now=utc_now(),

@@ -4,6 +4,8 @@ from cron on a VM instead of Cloud Functions.
 It reads the same environment variables as the function and drives the same ``Poller``, so a
 poll from here is a poll like any other (same claims, same events). Exit codes: 0 done, 1
 something failed (retry later), 2 bad configuration or arguments (nothing was changed).
+Unlike the function, the command line wants STATE_URL set: its SQLite default would quietly
+give an operator aiming at the deployed poller a fresh, empty state of their own.
 The commands import the Google client libraries they need themselves, so that ``--help``,
 a configuration error or ``status`` answers without loading them.
 """
@@ -19,9 +21,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import insights_poller
 from insights_poller.model import (
     NO_EVENT_BECAUSE,
     OUTCOMES,
@@ -30,7 +33,7 @@ from insights_poller.model import (
     SETTLED,
     TrackedOperation,
 )
-from insights_poller.settings import ConfigurationError, Settings
+from insights_poller.settings import DECLARATIONS, ConfigurationError, Problem, Settings
 from insights_poller.timestamps import format_rfc3339, utc_now
 
 if TYPE_CHECKING:
@@ -47,6 +50,37 @@ STATES = (PENDING, *OUTCOMES)
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
+STATE_URL_UNSET = (
+    "is not set, and the command line does not fall back to a local file. Against the deployed "
+    'poller, use its state: export STATE_URL="$(terraform -chdir=terraform output -raw '
+    'state_url)" (firestore://DATABASE/COLLECTION). For a local state file, name it: '
+    "STATE_URL=sqlite:///poller-state.db"
+)
+
+# What an operator needs against a deployed poller (terraform/iam.tf grants the first to the
+# runtime service account); the README's Operator's guide says the same.
+INSIGHTS_READ = (
+    "the Insights operations reader role Terraform defines (contactcenterinsights.operations.get "
+    "and .list, on the project)"
+)
+PUBLISHER = "roles/pubsub.publisher on the events topic"
+PUBLISHES = (
+    "It publishes events: only an operator trusted to publish should run it, or run it as the "
+    "runtime service account by impersonation (README, Operator's guide)."
+)
+RUNTIME_ROLES = (
+    f"Roles against a deployed poller, those of its runtime service account: {INSIGHTS_READ}, "
+    f"roles/datastore.user on the state database, {PUBLISHER}. {PUBLISHES}"
+)
+STATUS_ROLES = (
+    "Roles against a deployed poller: roles/datastore.viewer on the state database; it reads "
+    "the state store only, and calls neither Insights nor Pub/Sub."
+)
+REPLAY_ROLES = (
+    f"Roles against a deployed poller: {INSIGHTS_READ}, {PUBLISHER}, roles/datastore.viewer on "
+    f"the state database. {PUBLISHES}"
+)
+
 
 class Refused(Exception):
     """The command cannot do what was asked; nothing was changed (exit 2)."""
@@ -57,8 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command: Command = args.run
     try:
-        return command(Settings.from_env(os.environ), args)
-    except (ConfigurationError, Refused) as error:
+        return command(_settings(os.environ), args)
+    except ConfigurationError as error:
+        for variable, problem in error.problems:
+            print(f"error: {variable}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except Refused as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # a store or network outage: say what, without a traceback
@@ -66,14 +104,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _settings(env: Mapping[str, str]) -> Settings:
+    """The function's settings, and STATE_URL set: every problem in one error."""
+    problems: list[Problem] = []
+    if not env.get("STATE_URL", "").strip():
+        problems.append(("STATE_URL", STATE_URL_UNSET))
+    try:
+        settings = Settings.from_env(env)
+    except ConfigurationError as error:
+        problems.extend(error.problems)
+    if problems:
+        order = list(DECLARATIONS)
+        raise ConfigurationError.of(sorted(problems, key=lambda problem: order.index(problem[0])))
+    return settings
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Poll Contact Center AI Insights operations and publish one event per "
-        "finished operation, as the Cloud Function does; inspect and steer what it tracks.",
-        epilog="Configuration comes from the same environment variables as the function "
-        "(GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, STATE_URL, ...; see the README). Exit codes: "
-        "0 done, 1 something failed, 2 bad configuration or arguments (nothing changed).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the commands below, unwrapped
+        description=(
+            "Poll Contact Center AI Insights operations and publish one event per finished\n"
+            "operation, as the Cloud Function does; inspect and steer what it tracks."
+        ),
+        epilog=(
+            "Configuration comes from the same environment variables as the function\n"
+            "(GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, ...; see the README), and STATE_URL\n"
+            "must be set, to the deployed state or to a local file:\n"
+            '  export STATE_URL="$(terraform -chdir=terraform output -raw state_url)"\n'
+            "  export STATE_URL=sqlite:///poller-state.db\n"
+            "Each command's --help names the roles it needs against a deployed poller.\n"
+            "Exit codes: 0 done, 1 something failed, 2 bad configuration or arguments\n"
+            "(nothing changed)."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"insights-poller {insights_poller.__version__}"
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
@@ -83,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run one poll, exactly as one trigger of the function does, and print its "
         "summary. Exit code 0 when the poll is ok, 1 when it had errors (what failed is left "
         "for the next poll).",
+        epilog=RUNTIME_ROLES,
     )
     poll.add_argument("--json", action="store_true", help="print the JSON summary instead")
     poll.set_defaults(run=_poll)
@@ -94,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         "with the state their event carried, or HISTORY (ended before the watch started) or "
         "SKIPPED (a type OPERATION_TYPES leaves out) for those that got none. Filters of one "
         "kind are ORed, of different kinds ANDed.",
+        epilog=STATUS_ROLES,
     )
     status.add_argument(
         "--state",
@@ -120,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         "This runs one whole poll, whose summary follows. Exit code 1 when a named operation "
         "could not be tracked or published (not found, an error) or the poll had errors; 2 "
         "for a bad name (nothing changed).",
+        epilog=RUNTIME_ROLES,
     )
     watch.add_argument(
         "operations",
@@ -134,10 +203,12 @@ def _parser() -> argparse.ArgumentParser:
         "replay",
         help="publish a finished operation's event again",
         description="Publish the event of an operation again, with the same ce-id and the "
-        f'extra attribute {REPLAY_ATTRIBUTE}="true", for a subscriber that lost it. The '
-        "operation is read again with GetOperation; the state store is not changed. An "
-        "operation that is unknown, not finished, or has no event (not published yet, HISTORY, "
-        "SKIPPED) is refused (exit code 2).",
+        f'extra attribute {REPLAY_ATTRIBUTE}="true", for a subscriber that lost it. The state '
+        "store's record decides first, before any Insights or Pub/Sub call: an operation it has "
+        "no record of, one still pending, or one that got no event (HISTORY, SKIPPED) is "
+        "refused (exit code 2). Then the operation is read again with GetOperation and its "
+        "event published; the state store is not changed.",
+        epilog=REPLAY_ROLES,
     )
     replay.add_argument("operation", metavar="OPERATION", help="the operation's full name")
     replay.set_defaults(run=_replay)
@@ -338,7 +409,7 @@ def _watch_outcome(
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from insights_poller.app import Poller
     from insights_poller.ports import CallError
-    from insights_poller.replay import NothingToReplay, NotPublishedYet
+    from insights_poller.replay import NothingToReplay, NotPublishedYet, NotTracked
 
     poller = Poller(settings)
     [asked] = _validated(poller, [args.operation])
@@ -346,7 +417,9 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         with _progress("replaying"):
             event = poller.replay(asked)
     except NotPublishedYet as error:
-        raise Refused(f"{error} (`{PROG} watch {error.name}` publishes it now)") from None
+        hint = f"`{PROG} watch {error.name}` checks it now, and publishes it if it has finished"
+        spelling = _spelling_hint(poller, error.name) if isinstance(error, NotTracked) else ""
+        raise Refused(f"{error}{spelling} ({hint})") from None
     except NothingToReplay as error:
         raise Refused(str(error)) from None
     except CallError as failure:
@@ -355,6 +428,18 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     kind = event.attributes["operationType"]
     print(f"replayed {event.state} {kind} {event.operation} (ce-id {event.event_id})")
     return EXIT_OK
+
+
+def _spelling_hint(poller: Poller, name: str) -> str:
+    """Why a record may be missed: the operation named with the project ID while the number,
+    which records use once Insights answered with it, is not known here."""
+    identity = poller.identity
+    if identity.number is not None or not name.startswith(f"projects/{identity.project_id}/"):
+        return ""
+    return (
+        " (records use the project number once Insights answered with it: name the operation "
+        "projects/NUMBER/..., or set GOOGLE_CLOUD_PROJECT_NUMBER)"
+    )
 
 
 def _validated(poller: Poller, names: list[str]) -> list[str]:

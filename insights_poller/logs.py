@@ -1,5 +1,5 @@
 """Structured log lines, as Cloud Logging reads them from stdout: one per published event, one
-per error (with its gRPC code), one per poll."""
+per error (with its gRPC code), one per poll (with the poller's ``version``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import sys
 from typing import Any
 
+import insights_poller
 from insights_poller import core
 
 
 def log_summary(summary: core.PollSummary) -> None:
-    """One line per published event, one per error (with its gRPC code), one summary."""
+    """One line per published event, one per error (with its gRPC code), one summary (with the
+    ``version`` of the poller that ran it, to tell the releases apart during a rollout)."""
     for event in summary.published_events:
         log(
             "INFO",
@@ -37,7 +39,13 @@ def log_summary(summary: core.PollSummary) -> None:
         f"poll {summary.run_id}: published {summary.published}, pending {summary.pending}, "
         f"errors {len(summary.errors)}"
     )
-    log(severity, message, runId=summary.run_id, summary=summary.to_json())
+    log(
+        severity,
+        message,
+        runId=summary.run_id,
+        version=insights_poller.__version__,
+        summary=summary.to_json(),
+    )
 
 
 def log(severity: str, message: str, **fields: Any) -> None:

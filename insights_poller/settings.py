@@ -19,17 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import json
 import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Literal
 
 from insights_poller import core, names, timestamps
+from insights_poller.model import KNOWN_OPERATION_TYPES
 from insights_poller.state.location import StateLocation
 
 _OPERATION_TYPE = re.compile(r"[A-Z][A-Za-z0-9]{0,99}")
+DELIBERATE_KIND = "+"
+"""Prefix of an OPERATION_TYPES entry that is meant to be outside ``KNOWN_OPERATION_TYPES``: a
+kind newer than this poller (``+SomeNewKind``). Without it, an unknown kind is taken for a typo."""
+ACCEPTED_OPERATION_TYPES = frozenset({*KNOWN_OPERATION_TYPES, "Unknown"})
+"""The kinds OPERATION_TYPES may name without the prefix (``Unknown``: an operation without
+metadata)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,13 +96,42 @@ REQUIRED_VARIABLES = tuple(name for name, declared in DECLARATIONS.items() if de
 OPTIONAL_VARIABLES = tuple(name for name in DECLARATIONS if name not in REQUIRED_VARIABLES)
 
 
-class ConfigurationError(ValueError):
-    """A setting is missing or malformed; ``variable`` names it."""
+Problem = tuple[str, str]
+"""A configuration problem: (the variable, what is wrong with it)."""
 
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
+
+class ConfigurationError(ValueError):
+    """Settings are missing or malformed: ``problems`` lists every one, as (variable, problem),
+    and the message names them all ("VAR: problem; VAR: problem"). ``variable`` and
+    ``problem`` are the first one's."""
+
+    def __init__(self, variable: str, problem: str, *more: Problem) -> None:
+        self.problems: list[Problem] = [(variable, problem), *more]
+        super().__init__("; ".join(f"{name}: {what}" for name, what in self.problems))
         self.variable = variable
         self.problem = problem
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ConfigurationError:
+        """One error for several problems (at least one), in their order."""
+        (variable, problem), *more = problems
+        return cls(variable, problem, *more)
+
+
+class _Problems:
+    """Collects the problems of every setting, so that one error reports them all."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def read(
+        self, fields: dict[str, Any], field: str, parse: Callable[..., object], *args: Any
+    ) -> None:
+        """``fields[field] = parse(*args)``, or the problems it raised noted instead."""
+        try:
+            fields[field] = parse(*args)
+        except ConfigurationError as error:
+            self.found.extend(error.problems)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,28 +185,30 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        project = _required(env, "GOOGLE_CLOUD_PROJECT")
-        if not names.is_project_id(project):
-            raise ConfigurationError("GOOGLE_CLOUD_PROJECT", f"{project!r} is not a project id")
-        topic = _required(env, "RESULTS_TOPIC")
-        try:
-            results_topic = names.topic_path(topic, project)
-        except ValueError as error:
-            raise ConfigurationError("RESULTS_TOPIC", str(error)) from None
-        numbers = {name: _number(env, name, number) for name, number in NUMBERS.items()}
-        _check_timing(numbers)
-        return cls(
-            project=project,
-            project_number=_project_number(env),
-            locations=_locations(env),
-            results_topic=results_topic,
-            state=_state(env),
-            insights_emulator_hosts=_host_overrides(env, "INSIGHTS_EMULATOR_HOST"),
-            insights_emulator_rest_hosts=_host_overrides(env, "INSIGHTS_EMULATOR_REST_HOST"),
-            watch_since=_watch_since(env),
-            operation_types=_operation_types(env),
-            numbers=types.MappingProxyType(numbers),
-        )
+        """The settings of ``env``; a ``ConfigurationError`` listing every problem found (the
+        rules between numbers are checked once the numbers involved parsed)."""
+        problems = _Problems()
+        fields: dict[str, Any] = {}
+        problems.read(fields, "project", _project, env)
+        problems.read(fields, "results_topic", _results_topic, env, fields.get("project"))
+        numbers: dict[str, float] = {}
+        for name, number in NUMBERS.items():
+            problems.read(numbers, name, _number, env, name, number)
+        problems.found.extend(_timing_problems(numbers))
+        problems.read(fields, "project_number", _project_number, env)
+        problems.read(fields, "locations", _locations, env)
+        problems.read(fields, "state", _state, env)
+        for field, variable in (
+            ("insights_emulator_hosts", "INSIGHTS_EMULATOR_HOST"),
+            ("insights_emulator_rest_hosts", "INSIGHTS_EMULATOR_REST_HOST"),
+        ):
+            problems.read(fields, field, _host_overrides, env, variable)
+        problems.read(fields, "watch_since", _watch_since, env)
+        problems.read(fields, "operation_types", _operation_types, env)
+        if problems.found:  # in the order of the declarations, as the README lists them
+            order = list(DECLARATIONS)
+            raise ConfigurationError.of(sorted(problems.found, key=lambda p: order.index(p[0])))
+        return cls(**fields, numbers=types.MappingProxyType(numbers))
 
     @property
     def poll_options(self) -> core.PollOptions:
@@ -191,22 +230,46 @@ def _option_value(number: Number, value: float) -> float | datetime.timedelta:
     return datetime.timedelta(seconds=value) if number.kind == "seconds" else value
 
 
-def _check_timing(numbers: Mapping[str, float]) -> None:
-    """The rules between settings: each timing must fit inside the next."""
-    publish_timeout = numbers["PUBLISH_TIMEOUT_SECONDS"]
-    poll_budget = numbers["POLL_BUDGET_SECONDS"]
-    if poll_budget <= publish_timeout:
-        raise ConfigurationError(
-            "POLL_BUDGET_SECONDS",
-            f"must exceed PUBLISH_TIMEOUT_SECONDS ({publish_timeout:g}): the budget keeps "
-            "that much time for publishing",
+def _timing_problems(numbers: Mapping[str, float]) -> list[Problem]:
+    """The rules between settings: each timing must fit inside the next. A rule is checked
+    only when the numbers it involves parsed (``numbers`` lacks the others)."""
+    problems: list[Problem] = []
+    publish_timeout = numbers.get("PUBLISH_TIMEOUT_SECONDS")
+    poll_budget = numbers.get("POLL_BUDGET_SECONDS")
+    claim_lease = numbers.get("CLAIM_LEASE_SECONDS")
+    if poll_budget is not None and publish_timeout is not None and poll_budget <= publish_timeout:
+        problems.append(
+            (
+                "POLL_BUDGET_SECONDS",
+                f"must exceed PUBLISH_TIMEOUT_SECONDS ({publish_timeout:g}): the budget keeps "
+                "that much time for publishing",
+            )
         )
-    if numbers["CLAIM_LEASE_SECONDS"] <= poll_budget:
-        raise ConfigurationError(
-            "CLAIM_LEASE_SECONDS",
-            f"must exceed POLL_BUDGET_SECONDS ({poll_budget:g}), or another poll could "
-            "claim and publish an operation while the first one is still publishing it",
+    if claim_lease is not None and poll_budget is not None and claim_lease <= poll_budget:
+        problems.append(
+            (
+                "CLAIM_LEASE_SECONDS",
+                f"must exceed POLL_BUDGET_SECONDS ({poll_budget:g}), or another poll could "
+                "claim and publish an operation while the first one is still publishing it",
+            )
         )
+    return problems
+
+
+def _project(env: Mapping[str, str]) -> str:
+    project = _required(env, "GOOGLE_CLOUD_PROJECT")
+    if not names.is_project_id(project):
+        raise ConfigurationError("GOOGLE_CLOUD_PROJECT", f"{project!r} is not a project id")
+    return project
+
+
+def _results_topic(env: Mapping[str, str], project: str | None) -> str:
+    """The topic's full path; with no valid project, only its shape is checked."""
+    topic = _required(env, "RESULTS_TOPIC")
+    try:
+        return names.topic_path(topic, project or "PROJECT")
+    except ValueError as error:
+        raise ConfigurationError("RESULTS_TOPIC", str(error)) from None
 
 
 def _value(env: Mapping[str, str], variable: str) -> str | None:
@@ -228,7 +291,16 @@ def _default(variable: str) -> str:
 
 
 def _locations(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = _value(env, "INSIGHTS_LOCATIONS") or _default("INSIGHTS_LOCATIONS")
+    """The default when unset; set, it must name at least one location, and no empty one."""
+    raw = env.get("INSIGHTS_LOCATIONS")
+    if raw is None:
+        raw = _default("INSIGHTS_LOCATIONS")
+    elif not raw.strip():
+        raise ConfigurationError(
+            "INSIGHTS_LOCATIONS",
+            "is set but empty: name the locations to watch (e.g. us-central1,europe-west1), "
+            f"or unset it for the default {_default('INSIGHTS_LOCATIONS')}",
+        )
     locations = tuple(dict.fromkeys(part.strip() for part in raw.split(",")))
     bad = [location for location in locations if not names.is_location_id(location)]
     if bad:
@@ -254,17 +326,43 @@ def _state(env: Mapping[str, str]) -> StateLocation:
 
 
 def _operation_types(env: Mapping[str, str]) -> frozenset[str] | None:
+    """The kinds to publish: known ones (``ACCEPTED_OPERATION_TYPES``), and any other only
+    when marked deliberate with ``+`` (a kind newer than this poller); a kind neither known
+    nor marked is taken for a typo, and the closest known one suggested."""
     raw = _value(env, "OPERATION_TYPES")
     if raw is None:
         return None
-    kinds = frozenset(part.strip() for part in raw.split(","))
-    bad = sorted(kind for kind in kinds if not _OPERATION_TYPE.fullmatch(kind))
-    if bad:
-        raise ConfigurationError(
-            "OPERATION_TYPES",
-            f"{bad[0]!r} is not an operation type (e.g. ExportInsightsData,CreateIssueModel)",
-        )
-    return kinds
+    kinds: set[str] = set()
+    problems: list[Problem] = []
+    for entry in dict.fromkeys(part.strip() for part in raw.split(",")):
+        deliberate = entry.startswith(DELIBERATE_KIND)
+        kind = entry.removeprefix(DELIBERATE_KIND).strip() if deliberate else entry
+        if not _OPERATION_TYPE.fullmatch(kind):
+            closest = _closest_kind(kind)
+            hint = f": did you mean {closest!r}?" if closest else " (e.g. ExportInsightsData)"
+            problems.append(("OPERATION_TYPES", f"{entry!r} is not an operation type{hint}"))
+        elif deliberate or kind in ACCEPTED_OPERATION_TYPES:
+            kinds.add(kind)
+        else:
+            closest = _closest_kind(kind)
+            hint = f": did you mean {closest!r}?" if closest else ""
+            problems.append(
+                (
+                    "OPERATION_TYPES",
+                    f"{kind!r} is not a known operation type{hint} (a kind newer than this "
+                    f"poller is written {DELIBERATE_KIND}{kind})",
+                )
+            )
+    if problems:
+        raise ConfigurationError.of(problems)
+    return frozenset(kinds)
+
+
+def _closest_kind(kind: str) -> str | None:
+    """The known kind ``kind`` is most likely a typo of (difflib, ignoring case), if any."""
+    by_lower = {known.lower(): known for known in sorted(ACCEPTED_OPERATION_TYPES)}
+    closest = difflib.get_close_matches(kind.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[closest[0]] if closest else None
 
 
 def _host_overrides(env: Mapping[str, str], variable: str) -> names.HostOverrides | None:

@@ -36,7 +36,12 @@ def handle_http(
         poller = poller_of_instance()
     except ConfigurationError as error:
         log("ERROR", f"configuration error: {error}", variable=error.variable)
-        return {"error": "configuration", "variable": error.variable, "message": str(error)}, 500
+        return {
+            "error": "configuration",
+            "variable": error.variable,
+            "message": str(error),
+            "problems": [{"variable": name, "problem": what} for name, what in error.problems],
+        }, 500
     try:
         requested = poller.validate_requested(_requested_operations(body))
     except BadRequest as error:

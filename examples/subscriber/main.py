@@ -1,11 +1,14 @@
-"""React to the Insights poller's events: a CloudEvent function behind an Eventarc Pub/Sub trigger.
+"""React to the Insights poller's events: a CloudEvent function fed by the poller's topic.
 
-Eventarc wraps each Pub/Sub message of the poller's topic in a CloudEvent of type
-``google.cloud.pubsub.topic.v1.messagePublished``; inside is the poller's own event in the
-CloudEvents Pub/Sub binary binding. Delivery is at least once, so every event is claimed in
-Firestore under its ``ce-id`` before its reaction runs, and marked done after: a duplicate of a
-handled event is acknowledged without doing anything, while a failed reaction releases its
-claim and is retried. This file is standalone: copy the directory and edit ``reaction_for``.
+Each Pub/Sub message of the topic arrives as a CloudEvent of type
+``google.cloud.pubsub.topic.v1.messagePublished`` whose data is the push body
+``{"message": ..., "subscription": ...}``: Eventarc sends it so, and functions-framework makes
+it of the plain body a Pub/Sub push subscription POSTs. Inside the message is the poller's own
+event in the CloudEvents Pub/Sub binary binding. Delivery is at least once, so every event is
+claimed in Firestore under its ``ce-id`` before its reaction runs, and marked done after: a
+duplicate of a handled event is acknowledged without doing anything, while a failed reaction
+releases its claim and is retried. This file is standalone: copy the directory and edit
+``reaction_for``.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ class PollerEvent:
 
 @functions_framework.cloud_event
 def on_operation_finished(cloud_event: CloudEvent) -> None:
-    """Entry point. Returning acknowledges the message; raising makes Eventarc deliver it again."""
+    """Entry point. Returning acknowledges the message; raising makes Pub/Sub deliver it again."""
     payload = cloud_event.get_data()
     message = payload.get("message") if isinstance(payload, dict) else None
     message_id = message.get("messageId") if isinstance(message, dict) else None

@@ -242,20 +242,26 @@ def test_replay_refuses_what_has_no_event_to_replay(
     state_before = cli.json("status")
     finished_unpolled = insights.create("ExportInsightsData", PROJECT, LOCATION, outcome="succeed")
 
-    refusals = {
-        running: f"error: {running} is not finished: its event is published when it finishes",
-        UNKNOWN_OPERATION: "error: unknown operation: Insights has no operation projects/",
-        finished_unpolled: f"error: {finished_unpolled} has not been published yet, so there",
+    not_yet = "has not been published yet, so there is no event to replay: "
+    untracked = f"{not_yet}the state store has no record of it (`python -m insights_poller watch"
+    unknown = insights.project_number(PROJECT).join(UNKNOWN_OPERATION.split(PROJECT))
+    refusals = {  # the record decides, before any Insights call
+        running: f"error: {running} {not_yet}it is tracked as pending; a poll publishes it",
+        # named as the API spells names: with the project number (GOOGLE_CLOUD_PROJECT_NUMBER)
+        UNKNOWN_OPERATION: f"error: {unknown} {untracked} {unknown}`",
+        finished_unpolled: f"error: {finished_unpolled} {untracked} {finished_unpolled}`",
         undated: f"error: {undated} was recorded as HISTORY: no event, it ended before the",
         skipped: f"error: {skipped} was recorded as SKIPPED: no event, OPERATION_TYPES leaves",
         OTHER_PROJECT_OPERATION: f"error: {OTHER_PROJECT_OPERATION!r} is outside the watched",
     }
+    calls_before = insights.faults.calls()
 
     results = cli.run_many(*(["replay", name] for name in refusals))
 
     for result, problem in zip(results, refusals.values(), strict=True):
         assert (result.returncode, result.stdout) == (2, ""), result.stderr
         assert result.stderr.startswith(problem)
+    assert insights.faults.calls() == calls_before
     assert sink.drain() == []
     assert cli.json("status") == state_before
 

@@ -9,7 +9,7 @@ import builders
 import pytest
 from fakes import FakePublisher, FakeReader, InMemoryStateStore
 
-from insights_poller import app, events, names, requested, triggers
+from insights_poller import __version__, app, events, names, requested, triggers
 from insights_poller.settings import Settings
 
 SETTINGS = Settings.from_env(
@@ -75,6 +75,7 @@ def test_log_lines_are_json_with_severity_per_event_error_and_poll(
     assert (failed["code"], failed["stage"]) == ("UNAVAILABLE", "publish")
     assert failed["operation"] == builders.name(2)
     assert summary["severity"] == "ERROR" and summary["summary"] == body
+    assert summary["version"] == __version__
 
 
 def test_too_many_requested_names_is_a_400_before_anything_runs() -> None:

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "requested": {"names"},
     "state": {"model", "ports"},
     "adapters": {"model", "ports", "names"},
-    "settings": {"core", "names", "timestamps", "state"},
+    "settings": {"core", "model", "names", "timestamps", "state"},
     "app": {"core", "names", "model", "ports", "replay", "requested", "settings", "state"}
     | {"adapters", "timestamps"},
     "logs": {"core"},

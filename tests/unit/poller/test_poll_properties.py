@@ -103,6 +103,7 @@ class PollerMachine(RuleBasedStateMachine):
         self.published_by_crashed_polls: set[str] = set()
         self.count = 0
         self.runs = 0
+        self.noted = 0
         self.follow_ups = False
         self.finishing_during_follow_ups: list[tuple[int, str]] = []
         """(index into the running operations, outcome) to finish at each follow-up's wait."""
@@ -118,7 +119,6 @@ class PollerMachine(RuleBasedStateMachine):
     def poll(self, requested: Sequence[str] = (), run_id: str | None = None) -> core.PollSummary:
         """One poll; EXPIRED events it publishes must be of operations still running."""
         self.runs += 1
-        before = len(self.publisher.published)
         try:
             return core.poll(
                 reader=self.reader,
@@ -142,14 +142,20 @@ class PollerMachine(RuleBasedStateMachine):
                 sleep=self.wait_between_follow_ups,
             )
         finally:  # a poll that crashed has published too
-            for event in self.publisher.published[before:]:
-                if event.state == EXPIRED:
-                    assert event.operation not in self.finished, f"{event.operation} finished"
-                    self.expired_while_running.add(event.operation)
+            self.note_expired()
+
+    def note_expired(self) -> None:
+        """The EXPIRED events published since last noted were of operations still running."""
+        for event in self.publisher.published[self.noted :]:
+            if event.state == EXPIRED:
+                assert event.operation not in self.finished, f"{event.operation} finished"
+                self.expired_while_running.add(event.operation)
+        self.noted = len(self.publisher.published)
 
     def wait_between_follow_ups(self, seconds: float) -> None:
         """Time passes, and operations finish meanwhile, as drawn."""
         self.clock.advance(seconds)
+        self.note_expired()  # before an operation finishes: an expiry is judged when it was made
         if self.finishing_during_follow_ups and self.running:
             index, outcome = self.finishing_during_follow_ups.pop()
             self.finish(self.running.pop(index % len(self.running)), outcome)

@@ -1,4 +1,5 @@
-"""Configuration from the environment: defaults, and errors that name the variable."""
+"""Configuration from the environment: defaults, and errors that name the variable, every
+problem at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from insights_poller import core
+from insights_poller import app, core, triggers
+from insights_poller.model import KNOWN_OPERATION_TYPES
 from insights_poller.names import HostOverrides
 from insights_poller.settings import (
     DECLARATIONS,
@@ -137,6 +139,177 @@ def test_bad_setting_is_refused_naming_the_variable(
     assert raised.value.variable == variable
     assert str(raised.value).startswith(f"{variable}: ")
     assert problem in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once_in_the_order_of_the_declarations() -> None:
+    env = {
+        "INSIGHTS_LOCATIONS": "US Central",
+        "RESULTS_TOPIC": "goog-reserved",
+        "INSIGHTS_PAGE_SIZE": "ten",
+        "WATCH_SINCE": "yesterday",
+        "OPERATION_TYPES": "ExportInsightData",
+    }
+
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env(env)
+
+    error = raised.value
+    variables = [variable for variable, _ in error.problems]
+    assert variables == [
+        "GOOGLE_CLOUD_PROJECT",
+        "INSIGHTS_LOCATIONS",
+        "RESULTS_TOPIC",
+        "WATCH_SINCE",
+        "INSIGHTS_PAGE_SIZE",
+        "OPERATION_TYPES",
+    ]
+    assert (error.variable, error.problem) == ("GOOGLE_CLOUD_PROJECT", "is required but not set")
+    assert str(error).startswith("GOOGLE_CLOUD_PROJECT: is required but not set; ")
+    assert str(error) == "; ".join(f"{variable}: {problem}" for variable, problem in error.problems)
+    assert "INSIGHTS_PAGE_SIZE: 'ten' is not a number" in str(error)
+
+
+def test_a_single_problem_reads_as_before() -> None:
+    error = ConfigurationError("RESULTS_TOPIC", "is required but not set")
+
+    assert str(error) == "RESULTS_TOPIC: is required but not set"
+    assert error.problems == [("RESULTS_TOPIC", "is required but not set")]
+    assert ConfigurationError.of(error.problems).problems == error.problems
+
+
+@pytest.mark.parametrize(
+    ("timing", "expected"),
+    [
+        # A rule whose numbers did not all parse is not checked: only the parse is reported.
+        (
+            {"POLL_BUDGET_SECONDS": "soon", "CLAIM_LEASE_SECONDS": "3"},
+            [("POLL_BUDGET_SECONDS", "'soon' is not a number")],
+        ),
+        (
+            {"PUBLISH_TIMEOUT_SECONDS": "0", "POLL_BUDGET_SECONDS": "2"},
+            [("PUBLISH_TIMEOUT_SECONDS", "0 is outside 1..540")],
+        ),
+        (
+            {"POLL_BUDGET_SECONDS": "30", "CLAIM_LEASE_SECONDS": "-1"},
+            [
+                ("POLL_BUDGET_SECONDS", "must exceed PUBLISH_TIMEOUT_SECONDS (60)"),
+                ("CLAIM_LEASE_SECONDS", "-1 is outside 3..86400"),
+            ],
+        ),
+        # Both rules broken at once: both reported.
+        (
+            {"POLL_BUDGET_SECONDS": "30", "CLAIM_LEASE_SECONDS": "20"},
+            [
+                ("POLL_BUDGET_SECONDS", "must exceed PUBLISH_TIMEOUT_SECONDS (60)"),
+                ("CLAIM_LEASE_SECONDS", "must exceed POLL_BUDGET_SECONDS (30)"),
+            ],
+        ),
+    ],
+)
+def test_timing_rules_are_checked_only_between_numbers_that_parsed(
+    timing: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**MINIMAL, **timing})
+
+    reported = raised.value.problems
+    assert [variable for variable, _ in reported] == [variable for variable, _ in expected]
+    for (_, problem), (_, part) in zip(reported, expected, strict=True):
+        assert problem.startswith(part), reported
+
+
+def test_operation_types_accepts_every_known_kind_and_unknown() -> None:
+    every = ",".join([*KNOWN_OPERATION_TYPES, "Unknown"])
+
+    settings = Settings.from_env({**MINIMAL, "OPERATION_TYPES": every})
+
+    assert settings.operation_types == frozenset([*KNOWN_OPERATION_TYPES, "Unknown"])
+
+
+def test_operation_types_outside_the_known_kinds_must_be_marked_deliberate() -> None:
+    settings = Settings.from_env(
+        {**MINIMAL, "OPERATION_TYPES": "ExportInsightsData, +SomeNewKind,+CreateIssueModel"}
+    )
+
+    assert settings.operation_types == frozenset(
+        {"ExportInsightsData", "SomeNewKind", "CreateIssueModel"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (
+            "ExportInsightData",
+            "'ExportInsightData' is not a known operation type: did you mean "
+            "'ExportInsightsData'? (a kind newer than this poller is written +ExportInsightData)",
+        ),
+        ("CreateIssueModel,CreateIssuModel", "did you mean 'CreateIssueModel'?"),
+        ("exportinsightsdata", "is not an operation type: did you mean 'ExportInsightsData'?"),
+        ("unknown", "did you mean 'Unknown'?"),
+        ("Zzzzzz", "'Zzzzzz' is not a known operation type (a kind newer than this poller is"),
+        ("+some-new-kind", "'+some-new-kind' is not an operation type"),
+        ("+", "'+' is not an operation type"),
+    ],
+)
+def test_an_operation_type_typo_is_refused_naming_the_closest_known_kind(
+    value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**MINIMAL, "OPERATION_TYPES": value})
+
+    [(variable, reported)] = raised.value.problems
+    assert variable == "OPERATION_TYPES"
+    assert problem in reported
+
+
+def test_each_bad_operation_type_is_a_problem_of_its_own() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**MINIMAL, "OPERATION_TYPES": "ExportInsightData,CreateIssuModel"})
+
+    assert [variable for variable, _ in raised.value.problems] == ["OPERATION_TYPES"] * 2
+    assert "'ExportInsightsData'" in str(raised.value)
+    assert "'CreateIssueModel'" in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["", " ", " \t"])
+def test_insights_locations_set_but_empty_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**MINIMAL, "INSIGHTS_LOCATIONS": value})
+
+    assert raised.value.problems == [
+        (
+            "INSIGHTS_LOCATIONS",
+            "is set but empty: name the locations to watch (e.g. us-central1,europe-west1), or "
+            "unset it for the default us-central1",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", ["us-central1,", ",us-central1", "us-central1, ,europe-west1"])
+def test_insights_locations_with_an_empty_item_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({**MINIMAL, "INSIGHTS_LOCATIONS": value})
+
+    assert raised.value.variable == "INSIGHTS_LOCATIONS"
+    assert "'' is not a location id" in str(raised.value)
+
+
+def test_the_http_answer_lists_every_problem() -> None:
+    def unconfigured() -> app.Poller:
+        return app.Poller(Settings.from_env({"INSIGHTS_PAGE_SIZE": "0"}))
+
+    answer, status = triggers.handle_http("POST", b"", 0, unconfigured)
+
+    assert status == 500
+    assert answer["error"] == "configuration"
+    assert answer["variable"] == "GOOGLE_CLOUD_PROJECT"
+    assert answer["problems"] == [
+        {"variable": "GOOGLE_CLOUD_PROJECT", "problem": "is required but not set"},
+        {"variable": "RESULTS_TOPIC", "problem": "is required but not set"},
+        {"variable": "INSIGHTS_PAGE_SIZE", "problem": "0 is outside 1..1000"},
+    ]
+    assert all(problem["variable"] in answer["message"] for problem in answer["problems"])
 
 
 def test_serverless_instance_refuses_state_on_local_disk() -> None:
