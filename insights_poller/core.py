@@ -440,7 +440,9 @@ class _Poll:
         by_location: dict[str, list[str]] = {}
         for name in sorted(running):
             by_location.setdefault(operation_parts(name)[1], []).append(name)
-        listed = [loc for loc, names in by_location.items() if len(names) > state.pages[loc]]
+        listed = [
+            loc for loc, names in by_location.items() if len(names) > state.pages.get(loc, math.inf)
+        ]
         with ThreadPoolExecutor(max_workers=max(1, min(len(listed), 8))) as pool:
             listings = list(
                 pool.map(lambda loc: self._list_until_seen(loc, by_location[loc]), listed)
